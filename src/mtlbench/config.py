@@ -1,0 +1,188 @@
+"""Typed configuration: the library's own check of ``params.yaml``.
+
+Snakemake validates the file's structure against ``workflow/schemas/params.schema.yaml``;
+this module then checks what a schema cannot know — which datasets, tasks, backbones and
+methods exist in the registries, and which hyper-parameters each method takes — and fills
+the defaults.  Every error names the key and the allowed values.
+
+The library never reads ``params.yaml`` itself: callers pass the parsed mapping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import ConfigError
+
+TOP_LEVEL_KEYS = ("datasets", "backbones", "methods", "train_ratios", "seeds", "device")
+DATASET_KEYS = ("backbone", "tasks", "enabled")
+
+
+def _allowed(values) -> str:
+    return ", ".join(repr(v) for v in sorted(values))
+
+
+def unknown_key_error(where: str, key: str, allowed) -> ConfigError:
+    """A ConfigError naming ``where.key``, a close match if any, and the allowed keys."""
+    allowed = list(allowed)
+    hint = difflib.get_close_matches(key, allowed, n=1)
+    did = f" (did you mean {hint[0]!r}?)" if hint else ""
+    return ConfigError(f"unknown key {where + '.' if where else ''}{key!r}{did}; allowed: {_allowed(allowed)}")
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0])
+    if origin is typing.Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ConfigError(f"{where}: {value!r} is not allowed; allowed: {_allowed(allowed)}")
+        return value
+    if origin in (list, tuple):
+        (inner, *_) = typing.get_args(tp) or (Any,)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return tuple(_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            # YAML 1.1 reads 1e-4 as a string; accept numeric strings
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def build_dataclass(cls: type, values: Mapping[str, Any] | None, where: str):
+    """Instantiate dataclass ``cls`` from ``values``, rejecting unknown keys by name."""
+    values = dict(values or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise unknown_key_error(where, key, fields)
+        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}")
+    try:
+        obj = cls(**kwargs)
+    except TypeError as e:  # a required field is missing
+        raise ConfigError(f"{where}: {e}") from None
+    check = getattr(obj, "check", None)
+    if check is not None:
+        check(where)
+    return obj
+
+
+def _require_mapping(value: Any, where: str) -> Mapping:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+    return value
+
+
+def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Check ``params`` against the registries and return it resolved, defaults filled.
+
+    The result is plain data (dicts, lists, numbers), suitable for hashing and for
+    passing to the CLI as JSON.  Raises :class:`ConfigError` on the first problem.
+    """
+    from .data.registry import DATASETS
+    from .features.backbones import BACKBONES
+    from .methods import METHODS
+
+    params = _require_mapping(params, "params.yaml")
+    for key in params:
+        if key not in TOP_LEVEL_KEYS:
+            raise unknown_key_error("", key, TOP_LEVEL_KEYS)
+
+    backbones = {}
+    for name, values in _require_mapping(params.get("backbones"), "backbones").items():
+        if name not in BACKBONES:
+            raise unknown_key_error("backbones", name, BACKBONES)
+        hp = build_dataclass(BACKBONES[name].Config, values, f"backbones.{name}")
+        backbones[name] = dataclasses.asdict(hp)
+
+    datasets = {}
+    for name, values in _require_mapping(params.get("datasets"), "datasets").items():
+        if name not in DATASETS:
+            raise unknown_key_error("datasets", name, DATASETS)
+        spec = DATASETS[name]
+        values = dict(_require_mapping(values, f"datasets.{name}"))
+        for key in values:
+            if key not in DATASET_KEYS:
+                raise unknown_key_error(f"datasets.{name}", key, DATASET_KEYS)
+        tasks = list(values.get("tasks") or spec.tasks)
+        for t in tasks:
+            if t not in spec.tasks:
+                raise ConfigError(f"datasets.{name}.tasks: unknown task {t!r}; allowed: {_allowed(spec.tasks)}")
+        if len(set(tasks)) != len(tasks):
+            raise ConfigError(f"datasets.{name}.tasks: a task is listed twice: {tasks}")
+        backbone = values.get("backbone", spec.default_backbone)
+        if backbone not in BACKBONES:
+            raise ConfigError(f"datasets.{name}.backbone: unknown backbone {backbone!r}; allowed: {_allowed(BACKBONES)}")
+        backbones.setdefault(backbone, dataclasses.asdict(BACKBONES[backbone].Config()))
+        datasets[name] = {"backbone": backbone, "tasks": tasks, "enabled": bool(values.get("enabled", True))}
+
+    methods = {}
+    for label, values in _require_mapping(params.get("methods"), "methods").items():
+        values = dict(_require_mapping(values, f"methods.{label}"))
+        algorithm = values.pop("method", label)
+        enabled = values.pop("enabled", True)
+        if algorithm not in METHODS:
+            where = f"methods.{label}.method" if algorithm != label else "methods"
+            raise unknown_key_error(where, algorithm, METHODS)
+        hp = build_dataclass(METHODS[algorithm].Hparams, values, f"methods.{label}")
+        methods[label] = {"method": algorithm, "enabled": bool(enabled), "hparams": dataclasses.asdict(hp)}
+
+    ratios = params.get("train_ratios", [0.05, 0.1, 0.2])
+    if not isinstance(ratios, list) or not ratios:
+        raise ConfigError(f"train_ratios: expected a non-empty list of fractions in (0, 1), got {ratios!r}")
+    for r in ratios:
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r < 1:
+            raise ConfigError(f"train_ratios: {r!r} is not a fraction in (0, 1)")
+    seeds = params.get("seeds", [0, 1, 2])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise ConfigError(f"seeds: expected a non-empty list of non-negative integers, got {seeds!r}")
+    device = params.get("device", "auto")
+    if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
+        raise ConfigError(f"device: {device!r} is not allowed; allowed: 'auto', 'cpu', 'cuda', 'cuda:N'")
+
+    return {
+        "datasets": datasets,
+        "backbones": backbones,
+        "methods": methods,
+        "train_ratios": [float(r) for r in ratios],
+        "seeds": list(seeds),
+        "device": device,
+    }

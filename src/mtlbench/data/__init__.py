@@ -1,0 +1,1 @@
+"""Datasets: the registry, the embedded datasets and loaders of real releases."""

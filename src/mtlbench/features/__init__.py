@@ -1,0 +1,1 @@
+"""Features: backbones and the features table that every method reads."""

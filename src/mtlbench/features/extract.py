@@ -1,0 +1,29 @@
+"""The features stage: raw images -> features table."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from ..config import build_dataclass
+from ..data.raw import load_raw
+from .backbones import BACKBONES
+from .table import write_features
+
+
+def extract_features(raw_dir: str | Path, backbone: str, config: dict, out_path: str | Path,
+                     device: str = "cpu", progress: bool = True) -> None:
+    """Run ``backbone`` over every sample of ``raw_dir`` and write the features table."""
+    from ..config import unknown_key_error
+
+    if backbone not in BACKBONES:
+        raise unknown_key_error("backbones", backbone, BACKBONES)
+    cls = BACKBONES[backbone]
+    cfg = build_dataclass(cls.Config, config, f"backbones.{backbone}")
+    raw = load_raw(raw_dir)
+    feats = cls.extract(raw.image, cfg, device=device, progress=progress)
+    meta = dict(cls.describe(cfg), config=dataclasses.asdict(cfg), dataset=raw.manifest.get("dataset"),
+                source_content_sha256=raw.manifest.get("content_sha256"),
+                source_files=raw.manifest.get("files", {}), classes=raw.manifest.get("classes"),
+                task_types=raw.manifest.get("task_types", {}))
+    write_features(out_path, raw.sample_id, raw.task, raw.label, feats, meta)

@@ -1,0 +1,23 @@
+"""Methods, one module each, behind :class:`~mtlbench.methods.base.Method`.
+
+:data:`METHODS` maps a name (the ``method:`` of a params.yaml entry) to its class.
+"""
+
+from __future__ import annotations
+
+from .base import Method, MethodResult, Problem, TaskData
+from .bmtl import BMTL
+from .stl import STL
+
+METHODS: dict[str, type[Method]] = {m.name: m for m in (STL, BMTL)}
+
+
+def get_method(name: str) -> type[Method]:
+    from ..config import unknown_key_error
+
+    if name not in METHODS:
+        raise unknown_key_error("methods", name, METHODS)
+    return METHODS[name]
+
+
+__all__ = ["METHODS", "Method", "MethodResult", "Problem", "TaskData", "get_method"]

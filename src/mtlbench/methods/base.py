@@ -1,0 +1,60 @@
+"""The one interface every method implements.
+
+A method receives a :class:`Problem` (per-task train and test arrays, the task order)
+and returns a :class:`MethodResult` (per-task test predictions, learned relation
+matrices, an evaluation history).  Metrics, the run JSON and everything about files
+live outside the method, in :mod:`mtlbench.train`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+
+@dataclass
+class TaskData:
+    x_train: np.ndarray  # (n_train, D) float32
+    y_train: np.ndarray  # (n_train,) int64 class ids, or float targets (regression)
+    x_test: np.ndarray  # (n_test, D) float32
+    y_test: np.ndarray  # (n_test,)
+
+
+@dataclass
+class Problem:
+    tasks: list[str]  # the task order of every relation matrix
+    n_classes: int
+    data: dict[str, TaskData]
+    task_types: dict[str, str] = field(default_factory=dict)  # task -> classification|regression
+
+    @property
+    def in_dim(self) -> int:
+        return int(self.data[self.tasks[0]].x_train.shape[1])
+
+    def task_type(self, task: str) -> str:
+        return self.task_types.get(task, "classification")
+
+
+@dataclass
+class MethodResult:
+    predictions: dict[str, np.ndarray]  # task -> test predictions (class ids or values)
+    relations: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (T, T), problem.tasks order
+    history: list[dict] = field(default_factory=list)  # [{"step": s, "test": {task: accuracy}}]
+    extra: dict = field(default_factory=dict)
+
+
+class Method(ABC):
+    """Base class: ``Hparams`` is a dataclass of the method's params.yaml keys."""
+
+    name: ClassVar[str]
+    Hparams: ClassVar[type]
+
+    def __init__(self, hparams):
+        self.hp = hparams
+
+    @abstractmethod
+    def fit_predict(self, problem: Problem, seed: int, device: str = "cpu", progress: bool = True) -> MethodResult:
+        """Train on every task's training part; predict every task's test part."""

@@ -1,0 +1,87 @@
+"""Building blocks shared by the neural methods: the MLP extractor, batching, training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class MLPHparams:
+    """Hyper-parameters common to the MLP-based methods (STL, bMTL)."""
+
+    hidden: int = 256  # width of the feature extractor's hidden layer
+    dropout: float = 0.5
+    lr: float = 1e-3  # Adam
+    weight_decay: float = 5e-4
+    steps: int = 300  # optimiser steps (each sees one batch of every task being trained)
+    batch_size: int = 32  # samples per task per step
+    eval_every: int = 100  # record test accuracy every this many steps (history)
+
+    def check(self, where: str) -> None:
+        from ..errors import ConfigError
+
+        for key in ("hidden", "steps", "batch_size", "eval_every"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{where}.{key}: must be >= 1, got {getattr(self, key)}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"{where}.dropout: must be in [0, 1), got {self.dropout}")
+        if self.lr <= 0:
+            raise ConfigError(f"{where}.lr: must be > 0, got {self.lr}")
+
+
+def mlp_extractor(in_dim: int, hidden: int, dropout: float) -> nn.Module:
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout))
+
+
+class TaskTensors:
+    """One task's arrays as tensors on ``device``, with seeded batch sampling."""
+
+    def __init__(self, data, device: str, regression: bool = False):
+        self.x_train = torch.as_tensor(data.x_train, dtype=torch.float32, device=device)
+        self.x_test = torch.as_tensor(data.x_test, dtype=torch.float32, device=device)
+        ydtype = torch.float32 if regression else torch.long
+        self.y_train = torch.as_tensor(data.y_train, dtype=ydtype, device=device)
+        self.y_test = np.asarray(data.y_test)
+        self.regression = regression
+
+    def batch(self, size: int, gen: torch.Generator):
+        """A batch of ``min(size, n)`` training samples drawn without replacement."""
+        n = len(self.x_train)
+        idx = torch.randperm(n, generator=gen)[: min(size, n)].to(self.x_train.device)
+        return self.x_train[idx], self.y_train[idx]
+
+
+def task_loss(out: torch.Tensor, y: torch.Tensor, regression: bool) -> torch.Tensor:
+    """Cross-entropy for a classification task, squared error for a regression task."""
+    if regression:
+        return nn.functional.mse_loss(out.squeeze(-1), y)
+    return nn.functional.cross_entropy(out, y)
+
+
+@torch.no_grad()
+def predict(extractor: nn.Module, head: nn.Module, x: torch.Tensor, regression: bool, batch: int = 4096) -> np.ndarray:
+    extractor.eval()
+    head.eval()
+    outs = [head(extractor(x[i : i + batch])) for i in range(0, len(x), batch)]
+    extractor.train()
+    head.train()
+    out = torch.cat(outs)
+    return out.squeeze(-1).cpu().numpy() if regression else out.argmax(1).cpu().numpy()
+
+
+def test_score(pred: np.ndarray, y: np.ndarray, regression: bool) -> float:
+    """Accuracy for classification, MSE for regression (the history's figure)."""
+    if regression:
+        return float(np.mean((pred - y) ** 2))
+    return float(np.mean(pred == y))
+
+
+def seeded_generator(seed: int) -> torch.Generator:
+    torch.manual_seed(seed)
+    gen = torch.Generator()
+    gen.manual_seed(seed)
+    return gen

@@ -1,0 +1,1 @@
+"""Report: tables (Markdown, LaTeX, CSV), metrics for DVC, figures."""

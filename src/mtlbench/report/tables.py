@@ -1,0 +1,174 @@
+"""The tables stage: runs -> per (dataset, ratio, metric) tables, metrics.json, a figure.
+
+A table has one row per method and one column per task plus the average, each cell the
+mean ± 95 % CI over seeds (Student t).  The average is computed per seed first, then
+summarised.  The best average is bold and the second underlined (for errors, the
+lowest is best).  Accuracies are shown in percent.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from ..io import atomic_path, read_json, write_json
+from ..metrics import HIGHER_IS_BETTER
+from .stats import mean_ci95, rank_marks
+
+AVG = "avg"
+
+
+def load_runs(paths) -> pd.DataFrame:
+    """Long table: dataset, method, ratio, seed, task (or 'avg'), metric, value."""
+    rows = []
+    for p in paths:
+        r = read_json(p)
+        base = {"dataset": r["dataset"], "method": r["method"], "ratio": float(r["ratio"]), "seed": int(r["seed"])}
+        for task, ms in r["metrics"]["per_task"].items():
+            rows += [{**base, "task": task, "metric": k, "value": v} for k, v in ms.items()]
+        rows += [{**base, "task": AVG, "metric": k, "value": v} for k, v in r["metrics"]["average"].items()]
+    return pd.DataFrame(rows, columns=["dataset", "method", "ratio", "seed", "task", "metric", "value"])
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """dataset, ratio, method, task, metric -> mean, ci95, n (seeds)."""
+    out = []
+    for key, g in runs.groupby(["dataset", "ratio", "method", "task", "metric"], sort=True):
+        m, h = mean_ci95(g["value"])
+        out.append((*key, m, h, len(g)))
+    return pd.DataFrame(out, columns=["dataset", "ratio", "method", "task", "metric", "mean", "ci95", "n"])
+
+
+def _scale(metric: str) -> float:
+    return 100.0 if metric == "accuracy" else 1.0
+
+
+def _fmt(mean: float, ci: float, metric: str) -> str:
+    s = _scale(metric)
+    digits = 1 if metric == "accuracy" else 3
+    if math.isnan(mean):
+        return "–"
+    if math.isnan(ci):
+        return f"{mean * s:.{digits}f}"
+    return f"{mean * s:.{digits}f} ± {ci * s:.{digits}f}"
+
+
+def table_frame(summary: pd.DataFrame, dataset: str, ratio: float, metric: str,
+                tasks: list[str], methods: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Cells (methods x tasks+avg, formatted) and the best/second marks of the average."""
+    s = summary[(summary.dataset == dataset) & (summary.ratio == ratio) & (summary.metric == metric)]
+    cols = [t for t in tasks if (s.task == t).any()] + [AVG]
+    cells, avg = {}, {}
+    for m in methods:
+        row = {}
+        for t in cols:
+            hit = s[(s.method == m) & (s.task == t)]
+            row[t] = _fmt(hit["mean"].iloc[0], hit["ci95"].iloc[0], metric) if len(hit) else "–"
+            if t == AVG:
+                avg[m] = float(hit["mean"].iloc[0]) if len(hit) else math.nan
+        cells[m] = row
+    frame = pd.DataFrame.from_dict(cells, orient="index", columns=cols)
+    return frame, rank_marks(avg, HIGHER_IS_BETTER.get(metric, True))
+
+
+def to_markdown(frame: pd.DataFrame, marks: dict[str, str], caption: str) -> str:
+    head = "| method | " + " | ".join(frame.columns) + " |"
+    sep = "|---|" + "---:|" * len(frame.columns)
+    lines = [f"**{caption}**", "", head, sep]
+    for m, row in frame.iterrows():
+        vals = list(row.values)
+        mark = marks.get(m)
+        if mark == "best":
+            vals[-1] = f"**{vals[-1]}**"
+        elif mark == "second":
+            vals[-1] = f"<u>{vals[-1]}</u>"
+        lines.append(f"| {m} | " + " | ".join(vals) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _tex_escape(s: str) -> str:
+    return s.replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")
+
+
+def to_latex(frame: pd.DataFrame, marks: dict[str, str], caption: str) -> str:
+    cols = list(frame.columns)
+    lines = [r"\begin{table}[t]", r"\centering", f"\\caption{{{_tex_escape(caption)}}}",
+             r"\begin{tabular}{l" + "r" * len(cols) + "}", r"\toprule",
+             "Method & " + " & ".join(_tex_escape(c) for c in cols) + r" \\", r"\midrule"]
+    for m, row in frame.iterrows():
+        vals = [v.replace("±", r"$\pm$") for v in row.values]
+        mark = marks.get(m)
+        if mark == "best":
+            vals[-1] = f"\\textbf{{{vals[-1]}}}"
+        elif mark == "second":
+            vals[-1] = f"\\underline{{{vals[-1]}}}"
+        lines.append(_tex_escape(m) + " & " + " & ".join(vals) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(run_paths, out_dir: str | Path, dataset: str, tasks: list[str], methods: list[str],
+                 ratios: list[float], metrics: list[str]) -> list[Path]:
+    """Write ``{dataset}_{ratio}_{metric}.{md,tex,csv}`` for every ratio and metric."""
+    summary = summarize(load_runs(run_paths))
+    out_dir = Path(out_dir)
+    written = []
+    for ratio in ratios:
+        for metric in metrics:
+            frame, marks = table_frame(summary, dataset, ratio, metric, tasks, methods)
+            unit = " (%)" if metric == "accuracy" else " (standardised targets)"
+            n = summary[(summary.dataset == dataset) & (summary.ratio == ratio)]["n"]
+            seeds = f"{int(n.min())}" if len(n) else "0"
+            caption = (f"{dataset}, train ratio {ratio:g}: {metric}{unit}, mean ± 95% CI over {seeds} seeds; "
+                       f"best average in bold, second underlined")
+            stem = out_dir / f"{dataset}_{ratio:g}_{metric}"
+            for ext, text in ((".md", to_markdown(frame, marks, caption)), (".tex", to_latex(frame, marks, caption))):
+                with atomic_path(stem.with_suffix(ext)) as tmp:
+                    tmp.write_text(text)
+                written.append(stem.with_suffix(ext))
+            s = summary[(summary.dataset == dataset) & (summary.ratio == ratio) & (summary.metric == metric)]
+            with atomic_path(stem.with_suffix(".csv")) as tmp:
+                s.to_csv(tmp, index=False)
+            written.append(stem.with_suffix(".csv"))
+    return written
+
+
+def write_metrics(run_paths, out_path: str | Path) -> dict:
+    """``{dataset: {ratio: {method: {metric: mean, metric_ci95: half-width}}}}`` of the averages."""
+    summary = summarize(load_runs(run_paths))
+    avg = summary[summary.task == AVG]
+    out: dict = {}
+    for r in avg.itertuples():
+        cell = out.setdefault(r.dataset, {}).setdefault(f"{r.ratio:g}", {}).setdefault(r.method, {})
+        cell[r.metric] = r.mean
+        cell[f"{r.metric}_ci95"] = None if math.isnan(r.ci95) else r.ci95
+    write_json(out_path, out)
+    return out
+
+
+def write_figure(run_paths, out_path: str | Path, dataset: str, metric: str, methods: list[str]) -> None:
+    """Average metric vs train ratio, one line per method, 95 % CI as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = summarize(load_runs(run_paths))
+    s = summary[(summary.dataset == dataset) & (summary.task == AVG) & (summary.metric == metric)]
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
+    scale = _scale(metric)
+    for m in methods:
+        g = s[s.method == m].sort_values("ratio")
+        if len(g):
+            ax.errorbar(g["ratio"] * 100, g["mean"] * scale, yerr=g["ci95"].fillna(0) * scale, marker="o", capsize=3, label=m)
+    ax.set_xlabel("train ratio (%)")
+    ax.set_ylabel(f"average {metric}" + (" (%)" if metric == "accuracy" else ""))
+    ax.set_title(dataset)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(out_path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

@@ -1,0 +1,79 @@
+"""Stratified per-task train/test splits, one file per (train ratio, seed).
+
+For every task and class with n samples, ``max(1, round(ratio * n))`` go to training
+(never all of a class when n > 1, so each class keeps a test sample), the rest to test.
+Tasks with float labels (regression) are split at random with the same ratio.  The
+draw depends only on (seed, task name, sample ids), not on row order.
+
+File: Parquet with ``sample_id``, ``task``, ``split`` ('train' | 'test'); the schema
+metadata ``mtlbench`` records ratio, seed and ``content_sha256`` of the rows.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import DataError
+from .features.table import META_KEY
+from .io import atomic_path, sha256_text
+
+
+def _n_train(n: int, ratio: float) -> int:
+    if n <= 1:
+        return n
+    return int(min(n - 1, max(1, round(ratio * n))))
+
+
+def make_split(sample_id, task, label, ratio: float, seed: int) -> pd.DataFrame:
+    """Return a DataFrame (sample_id, task, split), rows sorted by (task, sample_id)."""
+    if not 0 < ratio < 1:
+        raise ValueError(f"ratio must be in (0, 1), got {ratio}")
+    df = pd.DataFrame({"sample_id": np.asarray(sample_id, dtype=str), "task": np.asarray(task, dtype=str),
+                       "label": np.asarray(label)})
+    df = df.sort_values(["task", "sample_id"], kind="stable").reset_index(drop=True)
+    split = np.full(len(df), "test", dtype=object)
+    for t, rows in df.groupby("task", sort=True).indices.items():
+        rng = np.random.default_rng([seed, zlib.crc32(t.encode())])
+        labels = df["label"].to_numpy()[rows]
+        if labels.dtype.kind == "f":
+            groups = [rows]
+        else:
+            groups = [rows[labels == c] for c in np.unique(labels)]
+        for g in groups:
+            chosen = rng.permutation(g)[: _n_train(len(g), ratio)]
+            split[chosen] = "train"
+    df["split"] = split
+    return df[["sample_id", "task", "split"]]
+
+
+def split_hash(df: pd.DataFrame) -> str:
+    rows = df.sort_values(["task", "sample_id"])[["sample_id", "task", "split"]]
+    return sha256_text(rows.to_csv(index=False))
+
+
+def write_split(path: str | Path, df: pd.DataFrame, ratio: float, seed: int, source: dict | None = None) -> str:
+    """Write a split file atomically; returns its content hash."""
+    h = split_hash(df)
+    meta = {"ratio": ratio, "seed": seed, "content_sha256": h, "source": source or {},
+            "counts": {t: {s: int(n) for s, n in g["split"].value_counts().items()} for t, g in df.groupby("task")}}
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    table = table.replace_schema_metadata({META_KEY: json.dumps(meta, sort_keys=True).encode()})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return h
+
+
+def read_split(path: str | Path) -> tuple[pd.DataFrame, dict]:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: split file not found; run the splits stage first")
+    table = pq.read_table(path)
+    meta = json.loads((table.schema.metadata or {}).get(META_KEY, b"{}"))
+    return table.to_pandas(), meta

@@ -1,0 +1,89 @@
+"""The train stage: one (dataset, method, ratio, seed) run -> one run JSON.
+
+Run JSON (DESIGN.md contract)::
+
+    dataset, method (the params.yaml label), algorithm, ratio, seed, tasks (order),
+    metrics: {per_task: {task: {accuracy | mse, mae}}, average: {...}},
+    relations: {name: {matrix: T x T, task_order: [...]}},
+    history: [{step, test: {task: accuracy | mse}}],
+    hparams, config_hash, inputs: {features, features_sha256, split, split_sha256},
+    wall_time_s, device: {...}, versions: {...}
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import build_dataclass
+from .errors import DataError
+from .features.table import read_features
+from .io import config_hash, sha256_file, write_json
+from .methods import Problem, TaskData, get_method
+from .metrics import average_metrics, task_metrics
+from .runinfo import device_info, library_versions, resolve_device
+from .splits import read_split
+
+
+def build_problem(features_path: str | Path, split_path: str | Path, tasks: list[str]) -> tuple[Problem, dict]:
+    """Join the features table with a split file into per-task train/test arrays."""
+    ft = read_features(features_path)
+    split, split_meta = read_split(split_path)
+    split_of = dict(zip(split["sample_id"], split["split"]))
+    sides = np.array([split_of.get(s, "") for s in ft.sample_id])
+    meta = ft.metadata
+    task_types = meta.get("task_types", {}) or {}
+    data = {}
+    for t in tasks:
+        in_task = ft.task == t
+        if not in_task.any():
+            raise DataError(f"{features_path}: task {t!r} has no samples; tasks present: {sorted(set(ft.task.tolist()))}")
+        tr, te = in_task & (sides == "train"), in_task & (sides == "test")
+        if not tr.any() or not te.any():
+            raise DataError(f"{split_path}: task {t!r} has {tr.sum()} training and {te.sum()} test samples")
+        data[t] = TaskData(ft.feature[tr], ft.label[tr], ft.feature[te], ft.label[te])
+    classes = meta.get("classes")
+    cls_labels = [ft.label[ft.task == t] for t in tasks if task_types.get(t, "classification") == "classification"]
+    n_classes = len(classes) if classes else (int(max(lbl.max() for lbl in cls_labels)) + 1 if cls_labels else 1)
+    return Problem(tasks=list(tasks), n_classes=n_classes, data=data, task_types=task_types), split_meta
+
+
+def run(features_path: str | Path, split_path: str | Path, out_path: str | Path, *, dataset: str,
+        tasks: list[str], method: str, algorithm: str, hparams: dict, ratio: float, seed: int,
+        device: str = "auto", progress: bool = True) -> dict:
+    """Train and evaluate one method on one split; write and return the run JSON."""
+    cls = get_method(algorithm)
+    hp = build_dataclass(cls.Hparams, hparams, f"methods.{method}")
+    device = resolve_device(device)
+    problem, split_meta = build_problem(features_path, split_path, tasks)
+    features_sha = sha256_file(features_path)
+    resolved = {"dataset": dataset, "tasks": list(tasks), "method": method, "algorithm": algorithm,
+                "hparams": hparams, "ratio": ratio, "seed": seed}
+
+    t0 = time.perf_counter()
+    result = cls(hp).fit_predict(problem, seed=seed, device=device, progress=progress)
+    wall = time.perf_counter() - t0
+
+    per_task = {t: task_metrics(problem.data[t].y_test, result.predictions[t], problem.task_type(t)) for t in tasks}
+    record = {
+        **resolved,
+        "task_types": {t: problem.task_type(t) for t in tasks},
+        "metrics": {"per_task": per_task, "average": average_metrics(per_task)},
+        "relations": {name: {"matrix": np.asarray(m).tolist(), "task_order": list(tasks)}
+                      for name, m in result.relations.items()},
+        "history": result.history,
+        "extra": result.extra,
+        "config_hash": config_hash({**resolved, "features_sha256": features_sha,
+                                    "split_sha256": split_meta.get("content_sha256")}),
+        "inputs": {"features": str(features_path), "features_sha256": features_sha,
+                   "split": str(split_path), "split_sha256": split_meta.get("content_sha256")},
+        "n_train": {t: len(problem.data[t].y_train) for t in tasks},
+        "n_test": {t: len(problem.data[t].y_test) for t in tasks},
+        "wall_time_s": wall,
+        "device": device_info(device),
+        "versions": library_versions(),
+    }
+    write_json(out_path, record)
+    return record
