@@ -7,6 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+
+# one thread: the machines running the tests are small and shared, and torch's default
+# thread pool spins when the cores are busy (the same numbers, many times faster)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MTLBENCH_SHARED", ROOT.parent / "shared"))

@@ -82,18 +82,30 @@ def cmd_train(a) -> None:
 
 
 def cmd_tables(a) -> None:
-    from .report.tables import write_figure, write_tables
+    from .report.tables import write_tables
 
     write_tables(a.runs, a.out_dir, a.dataset, a.tasks, a.methods, a.ratios, a.metrics)
-    if a.figure_dir:
-        for metric in a.metrics:
-            write_figure(a.runs, Path(a.figure_dir) / f"{a.dataset}_{metric}_vs_ratio.png", a.dataset, metric, a.methods)
+
+
+def cmd_figure(a) -> None:
+    from .report.tables import write_figure
+
+    write_figure(a.runs, a.out, a.dataset, a.metric, a.methods)
 
 
 def cmd_metrics(a) -> None:
     from .report.tables import write_metrics
 
     write_metrics(a.runs, a.out)
+
+
+def cmd_gpu_slots(a) -> None:
+    import os
+
+    from .gpu import visible_gpus
+
+    # without GPUs, training runs on the CPU and the gpu resource must not gate it
+    print(len(visible_gpus()) or os.cpu_count() or 1)
 
 
 class _null:
@@ -111,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("check", help="validate a params file and print it resolved")
     s.add_argument("params", nargs="?", default="params.yaml")
     s.set_defaults(fn=cmd_check)
+
+    s = sub.add_parser("gpu-slots", help="print the value for snakemake --resources gpu=N on this machine")
+    s.set_defaults(fn=cmd_gpu_slots)
 
     s = sub.add_parser("download", help="build or download a dataset's raw files")
     s.add_argument("--dataset", required=True)
@@ -158,8 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ratios", type=lambda t: [float(x) for x in t.split(",")], required=True)
     s.add_argument("--metrics", type=_csv_list, default=["accuracy"])
     s.add_argument("--out-dir", required=True)
-    s.add_argument("--figure-dir", default=None)
     s.set_defaults(fn=cmd_tables)
+
+    s = sub.add_parser("figure", help="run JSONs -> average metric vs train ratio (PNG)")
+    s.add_argument("--runs", nargs="+", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--metric", default="accuracy")
+    s.add_argument("--methods", type=_csv_list, required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_figure)
 
     s = sub.add_parser("metrics", help="run JSONs -> metrics.json for DVC")
     s.add_argument("--runs", nargs="+", required=True)

@@ -186,3 +186,36 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         "seeds": list(seeds),
         "device": device,
     }
+
+
+def _source_fingerprint() -> str:
+    """sha256 over the library's own source files: a change in code invalidates the cache."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        h.update(p.relative_to(root).as_posix().encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def validate_params_cached(params: Mapping[str, Any], cache_dir) -> dict[str, Any]:
+    """:func:`validate_params`, remembered by the content of ``params`` and of the library.
+
+    Checking method hyper-parameters imports the method modules (and with them torch,
+    several seconds); Snakemake evaluates the Snakefile on every call, so a no-op
+    re-run reuses the result while neither the params nor the code have changed.
+    """
+    from pathlib import Path
+
+    from .io import canonical_json, read_json, sha256_text, write_json
+
+    key = sha256_text(canonical_json(params) + _source_fingerprint())[:20]
+    path = Path(cache_dir) / f"params-{key}.json"
+    if path.exists():
+        return read_json(path)
+    resolved = validate_params(params)
+    write_json(path, resolved)
+    return resolved

@@ -76,6 +76,10 @@ class VGG16Config:
             raise ConfigError(f"{where}.batch_size: must be >= 1")
         if self.crop > self.resize:
             raise ConfigError(f"{where}.crop ({self.crop}) must not exceed resize ({self.resize})")
+        if self.crop // 32 != 7:
+            # no adaptive pooling: fc6 takes the 512x7x7 conv output of a 224..255 px input
+            raise ConfigError(f"{where}.crop: {self.crop} gives a {self.crop // 32}x{self.crop // 32} conv output; "
+                              "fc6 needs 7x7: use a crop in 224..255 (224 as published)")
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -146,19 +150,25 @@ class VGG16FC7(Backbone):
 
     @staticmethod
     def extract(images: np.ndarray, config: VGG16Config, device: str = "cpu", progress: bool = True) -> np.ndarray:
-        import torch
-
         model = vgg16_fc7_model(config.weights, config.seed).to(device)
-        dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.precision]
-        out = np.empty((len(images), 4096), dtype=np.float32)
-        with torch.inference_mode():
-            for start in tqdm(range(0, len(images), config.batch_size), desc="vgg16_fc7", unit="batch", disable=not progress):
-                batch = torch.from_numpy(images[start : start + config.batch_size]).to(device)
-                x = vgg16_preprocess(batch, config.resize, config.crop)
-                with torch.autocast(device_type=torch.device(device).type, dtype=dtype, enabled=dtype is not None):
-                    y = model(x)
-                out[start : start + len(batch)] = y.float().cpu().numpy()
-        return out
+        return vgg16_fc7_features(model, images, config, device, progress)
+
+
+def vgg16_fc7_features(model, images: np.ndarray, config: VGG16Config, device: str = "cpu",
+                       progress: bool = True) -> np.ndarray:
+    """Run a :func:`vgg16_fc7_model` over (N, 3, H, W) uint8 images in batches -> (N, 4096)."""
+    import torch
+
+    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.precision]
+    out = np.empty((len(images), 4096), dtype=np.float32)
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(images), config.batch_size), desc="vgg16_fc7", unit="batch", disable=not progress):
+            batch = torch.from_numpy(images[start : start + config.batch_size]).to(device)
+            x = vgg16_preprocess(batch, config.resize, config.crop)
+            with torch.autocast(device_type=torch.device(device).type, dtype=dtype, enabled=dtype is not None):
+                y = model(x)
+            out[start : start + len(batch)] = y.float().cpu().numpy()
+    return out
 
 
 BACKBONES: dict[str, type[Backbone]] = {b.name: b for b in (Pixels, VGG16FC7)}

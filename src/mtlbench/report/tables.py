@@ -123,15 +123,15 @@ def write_tables(run_paths, out_dir: str | Path, dataset: str, tasks: list[str],
             seeds = f"{int(n.min())}" if len(n) else "0"
             caption = (f"{dataset}, train ratio {ratio:g}: {metric}{unit}, mean ± 95% CI over {seeds} seeds; "
                        f"best average in bold, second underlined")
-            stem = out_dir / f"{dataset}_{ratio:g}_{metric}"
+            stem = f"{dataset}_{ratio:g}_{metric}"  # the ratio's dot is no suffix: build names whole
             for ext, text in ((".md", to_markdown(frame, marks, caption)), (".tex", to_latex(frame, marks, caption))):
-                with atomic_path(stem.with_suffix(ext)) as tmp:
+                with atomic_path(out_dir / (stem + ext)) as tmp:
                     tmp.write_text(text)
-                written.append(stem.with_suffix(ext))
+                written.append(out_dir / (stem + ext))
             s = summary[(summary.dataset == dataset) & (summary.ratio == ratio) & (summary.metric == metric)]
-            with atomic_path(stem.with_suffix(".csv")) as tmp:
+            with atomic_path(out_dir / (stem + ".csv")) as tmp:
                 s.to_csv(tmp, index=False)
-            written.append(stem.with_suffix(".csv"))
+            written.append(out_dir / (stem + ".csv"))
     return written
 
 

@@ -1,0 +1,35 @@
+# make run   : set up .venv (if missing) and run the default pipeline (offline, embedded data)
+# make test  : set up .venv (if missing) and run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# torch/torchvision as these machines provide them; override on others, e.g.
+#   make run TORCH_SPEC="torch torchvision"
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+CORES  ?= all
+STAMP  := $(VENV)/.mtlbench-installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: run test lint bench clean-results
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH_SPEC)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=$$($(BIN)/mtlbench gpu-slots)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean-results:
+	rm -rf results/runs results/tables results/figures results/metrics.json logs

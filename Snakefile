@@ -1,0 +1,33 @@
+# mtlbench: download -> features -> splits -> train -> tables.  See README.md.
+from snakemake.utils import min_version
+
+min_version("8.10")
+
+
+configfile: "params.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/splits.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/tables.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True
+
+
+# coarse targets for dvc.yaml's stages
+rule data:
+    input:
+        [f"data/features/{d}/{backbone_of(d)}.parquet" for d in DATASETS],
+        expand("data/splits/{dataset}/r{ratio}_s{seed}.parquet", dataset=DATASETS, ratio=RATIOS, seed=SEEDS),
+
+
+rule runs:
+    input:
+        all_runs(),

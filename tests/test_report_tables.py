@@ -1,0 +1,68 @@
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from mtlbench.io import write_json
+from mtlbench.report.stats import mean_ci95, rank_marks
+from mtlbench.report.tables import (
+    load_runs,
+    summarize,
+    table_frame,
+    to_latex,
+    to_markdown,
+    write_metrics,
+    write_tables,
+)
+
+
+def test_ci95_is_student_t():
+    v = [0.80, 0.84, 0.82]
+    m, h = mean_ci95(v)
+    assert m == pytest.approx(0.82)
+    assert h == pytest.approx(stats.t.ppf(0.975, 2) * np.std(v, ddof=1) / math.sqrt(3))
+    assert h == pytest.approx(0.0496863, rel=1e-4)  # t(0.975, 2) = 4.3027
+    assert math.isnan(mean_ci95([0.5])[1])
+
+
+def test_rank_marks_best_second_and_direction():
+    assert rank_marks({"a": 0.9, "b": 0.7, "c": 0.8}) == {"a": "best", "c": "second"}
+    assert rank_marks({"a": 0.9, "b": 0.7, "c": 0.8}, higher_is_better=False) == {"b": "best", "c": "second"}
+    # ties share the mark; nan is unranked
+    assert rank_marks({"a": 1.0, "b": 1.0, "c": 0.5, "d": float("nan")}) == {"a": "best", "b": "best", "c": "second"}
+
+
+def _runs(tmp_path):
+    paths = []
+    accs = {"stl": [0.70, 0.72, 0.71], "bmtl": [0.80, 0.82, 0.81], "pooled": [0.75, 0.74, 0.76]}
+    for m, vals in accs.items():
+        for seed, a in enumerate(vals):
+            p = tmp_path / f"{m}_{seed}.json"
+            write_json(p, {"dataset": "toy", "method": m, "ratio": 0.1, "seed": seed,
+                           "metrics": {"per_task": {"x": {"accuracy": a}, "y": {"accuracy": a - 0.1}},
+                                       "average": {"accuracy": a - 0.05}}})
+            paths.append(p)
+    return paths
+
+
+def test_tables_bold_best_underline_second(tmp_path):
+    paths = _runs(tmp_path)
+    frame, marks = table_frame(summarize(load_runs(paths)), "toy", 0.1, "accuracy", ["x", "y"], ["stl", "bmtl", "pooled"])
+    assert list(frame.columns) == ["x", "y", "avg"]
+    assert marks == {"bmtl": "best", "pooled": "second"}
+    md = to_markdown(frame, marks, "cap")
+    assert "| bmtl | 81.0 ± 2.5 | 71.0 ± 2.5 | **76.0 ± 2.5** |" in md
+    assert "<u>70.0 ± 2.5</u>" in md
+    tex = to_latex(frame, marks, "cap")
+    assert r"\textbf{76.0 $\pm$ 2.5}" in tex and r"\underline{70.0 $\pm$ 2.5}" in tex
+    assert r"\toprule" in tex and r"\bottomrule" in tex
+
+
+def test_write_tables_and_metrics(tmp_path):
+    paths = _runs(tmp_path)
+    written = write_tables(paths, tmp_path / "t", "toy", ["x", "y"], ["stl", "bmtl", "pooled"], [0.1], ["accuracy"])
+    assert sorted(p.name for p in written) == ["toy_0.1_accuracy.csv", "toy_0.1_accuracy.md", "toy_0.1_accuracy.tex"]
+    m = write_metrics(paths, tmp_path / "metrics.json")
+    assert m["toy"]["0.1"]["bmtl"]["accuracy"] == pytest.approx(0.76)
+    assert m["toy"]["0.1"]["bmtl"]["accuracy_ci95"] > 0

@@ -1,0 +1,148 @@
+"""The whole DAG on a tiny config in a temporary project: Snakemake and DVC end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.workflow
+
+TINY = {
+    "datasets": {"digits": {"backbone": "pixels", "tasks": ["mnist", "uci_digits"]}},
+    "backbones": {"pixels": {"mean": 0.5, "std": 0.5}},
+    "methods": {
+        "stl": {"hidden": 32, "steps": 20, "batch_size": 16, "eval_every": 10},
+        "bmtl": {"hidden": 32, "steps": 20, "batch_size": 16, "eval_every": 10},
+    },
+    "train_ratios": [0.1, 0.2],
+    "seeds": [0, 1],
+    "device": "cpu",
+}
+
+
+def _env():
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def sh(cwd, *cmd, check=True):
+    p = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=900)
+    out = p.stdout + p.stderr
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}):\n{out[-4000:]}")
+    return p.returncode, out
+
+
+def job_counts(out: str) -> dict[str, int]:
+    """Parse Snakemake's 'Job stats' table."""
+    counts = {}
+    m = re.search(r"Job stats:\n(.*?)\n\n", out, re.S)
+    if m:
+        for line in m.group(1).splitlines()[2:]:
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit():
+                counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A fresh git + DVC project holding the workflow, run once with `dvc repro`."""
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+    d = tmp_path_factory.mktemp("project")
+    for name in ("Snakefile", "dvc.yaml", ".dvcignore"):
+        shutil.copy(ROOT / name, d / name)
+    shutil.copytree(ROOT / "workflow", d / "workflow")
+    # dvc.yaml's deps name the library sources; link them into the project
+    (d / "src").symlink_to(ROOT / "src")
+    (d / "params.yaml").write_text(yaml.safe_dump(TINY, sort_keys=False))
+    sh(d, "git", "init", "-q")
+    sh(d, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init")
+    sh(d, "dvc", "init", "-q")
+    sh(d, "dvc", "config", "core.analytics", "false")
+    _, out = sh(d, "dvc", "repro")
+    return d, out
+
+
+def test_dvc_repro_runs_the_whole_dag(project):
+    d, out = project
+    for ratio in ("0.1", "0.2"):
+        for ext in ("md", "tex", "csv"):
+            assert (d / f"results/tables/digits_{ratio}_accuracy.{ext}").exists()
+    assert (d / "results/figures/digits_accuracy_vs_ratio.png").read_bytes()[:4] == b"\x89PNG"
+    md = (d / "results/tables/digits_0.1_accuracy.md").read_text()
+    assert re.search(r"\| stl \| [\d.]+ ± [\d.]+ \| [\d.]+ ± [\d.]+ \|", md)
+    assert "**" in md
+    metrics = json.loads((d / "results/metrics.json").read_text())
+    assert set(metrics["digits"]["0.1"]) == {"stl", "bmtl"}
+    run = json.loads((d / "results/runs/digits/bmtl/r0.1_s0.json").read_text())
+    assert run["tasks"] == ["mnist", "uci_digits"] and len(run["config_hash"]) == 64
+    assert run["device"]["device"] == "cpu" and "torch" in run["versions"]
+    assert run["metrics"]["average"]["accuracy"] > 0.3  # 10 classes: chance is 0.1
+    assert (d / "logs/train/digits/bmtl/r0.1_s0.log").exists()
+    assert (d / "dvc.lock").exists()
+
+
+def test_second_runs_do_nothing(project):
+    d, _ = project
+    _, out = sh(d, "snakemake", "-n", "--cores", "2")
+    assert "Nothing to be done" in out
+    _, out = sh(d, "dvc", "repro")
+    assert "up to date" in out.lower()
+
+
+def test_same_seed_same_numbers(project, tmp_path):
+    d, _ = project
+    ref = json.loads((d / "results/runs/digits/stl/r0.2_s1.json").read_text())
+    hp = json.dumps(TINY["methods"]["stl"])
+    sh(d, "mtlbench", "train", "--features", "data/features/digits/pixels.parquet",
+       "--split", "data/splits/digits/r0.2_s1.parquet", "--out", str(tmp_path / "again.json"),
+       "--dataset", "digits", "--tasks", "mnist,uci_digits", "--method", "stl", "--hparams", hp,
+       "--ratio", "0.2", "--seed", "1", "--device", "cpu", "--quiet")
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["metrics"] == ref["metrics"]
+    assert again["config_hash"] == ref["config_hash"]
+
+
+def test_bad_key_is_rejected_by_name(project):
+    d, _ = project
+    good = (d / "params.yaml").read_text()
+    try:
+        (d / "params.yaml").write_text(good.replace("datasets:", "datasets_typo:", 1))
+        code, out = sh(d, "snakemake", "-n", "--cores", "1", check=False)
+        assert code != 0
+        tail = "\n".join(out.strip().splitlines()[-6:])
+        assert "datasets_typo" in tail and "allowed" in tail
+        (d / "params.yaml").write_text(good.replace("steps: 20", "stepz: 20", 1))
+        code, out = sh(d, "snakemake", "-n", "--cores", "1", check=False)
+        assert code != 0 and "methods.stl.'stepz'" in out and "'steps'" in out
+    finally:
+        (d / "params.yaml").write_text(good)
+
+
+def test_changing_one_method_reruns_only_its_jobs(project):
+    d, _ = project
+    stl_run = d / "results/runs/digits/stl/r0.1_s0.json"
+    before = stl_run.stat().st_mtime_ns
+    params = yaml.safe_load((d / "params.yaml").read_text())
+    params["methods"]["bmtl"]["lr"] = 0.002
+    (d / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _, plan = sh(d, "snakemake", "-n", "--cores", "2")
+    counts = job_counts(plan)
+    assert counts.get("train") == 4, counts  # bmtl x 2 ratios x 2 seeds
+    assert "download" not in counts and "features" not in counts and "splits" not in counts
+    _, out = sh(d, "dvc", "repro")
+    assert stl_run.stat().st_mtime_ns == before
+    assert json.loads((d / "results/runs/digits/bmtl/r0.1_s0.json").read_text())["hparams"]["lr"] == 0.002

@@ -1,0 +1,90 @@
+# Config validation and input functions; no stage logic lives here.
+import json
+
+from snakemake.utils import validate
+
+from mtlbench.config import validate_params_cached
+from mtlbench.errors import ConfigError
+
+
+# the library's check first: it names the key and the allowed values
+try:
+    P = validate_params_cached(config, ".snakemake/mtlbench")
+except ConfigError as e:
+    raise WorkflowError(f"params.yaml: {e}") from None
+validate(config, "../schemas/params.schema.yaml")
+
+RATIOS = [f"{r:g}" for r in P["train_ratios"]]
+SEEDS = [str(s) for s in P["seeds"]]
+DATASETS = [d for d, spec in P["datasets"].items() if spec["enabled"]]
+METHODS = [m for m, spec in P["methods"].items() if spec["enabled"]]
+GPU_LOCKS = ".snakemake/gpu-locks"
+
+wildcard_constraints:
+    dataset="[A-Za-z0-9_]+",
+    method="[A-Za-z0-9_]+",
+    backbone="[A-Za-z0-9_]+",
+    ratio="[0-9.]+",
+    seed="[0-9]+",
+    metric="[a-z]+",
+
+
+def backbone_of(dataset):
+    return P["datasets"][dataset]["backbone"]
+
+
+def features_of(wc):
+    return f"data/features/{wc.dataset}/{backbone_of(wc.dataset)}.parquet"
+
+
+def tasks_of(dataset):
+    return ",".join(P["datasets"][dataset]["tasks"])
+
+
+def backbone_config(wc):
+    return json.dumps(P["backbones"][wc.backbone], sort_keys=True)
+
+
+def backbone_uses_gpu(wc):
+    return 0 if wc.backbone == "pixels" else 1
+
+
+def method_hparams(wc):
+    return json.dumps(P["methods"][wc.method]["hparams"], sort_keys=True)
+
+
+def method_algorithm(wc):
+    return P["methods"][wc.method]["method"]
+
+
+def table_metrics(dataset):
+    from mtlbench.data.registry import DATASETS as REGISTRY
+
+    spec = REGISTRY[dataset]
+    types = {spec.task_type(t) for t in P["datasets"][dataset]["tasks"]}
+    return (["accuracy"] if "classification" in types else []) + (["mse", "mae"] if "regression" in types else [])
+
+
+def runs_of(dataset):
+    return expand("results/runs/{dataset}/{method}/r{ratio}_s{seed}.json",
+                  dataset=dataset, method=METHODS, ratio=RATIOS, seed=SEEDS)
+
+
+def all_runs(wc=None):
+    return [p for d in DATASETS for p in runs_of(d)]
+
+
+def tables_of(dataset):
+    return expand("results/tables/{dataset}_{ratio}_{metric}.{ext}", dataset=dataset, ratio=RATIOS,
+                  metric=table_metrics(dataset), ext=["md", "tex", "csv"])
+
+
+def figures_of(dataset):
+    return expand("results/figures/{dataset}_{metric}_vs_ratio.png", dataset=dataset, metric=table_metrics(dataset))
+
+
+def all_outputs():
+    out = ["results/metrics.json"]
+    for d in DATASETS:
+        out += tables_of(d) + figures_of(d)
+    return out

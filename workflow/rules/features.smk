@@ -1,0 +1,17 @@
+rule features:
+    input:
+        "data/raw/{dataset}/manifest.json",
+    output:
+        "data/features/{dataset}/{backbone}.parquet",
+    params:
+        config=backbone_config,
+        device=P["device"],
+    threads: 2
+    resources:
+        gpu=backbone_uses_gpu,
+    log:
+        "logs/features/{dataset}_{backbone}.log",
+    shell:
+        "mtlbench features --raw data/raw/{wildcards.dataset} --backbone {wildcards.backbone}"
+        " --config '{params.config}' --device {params.device} --threads {threads}"
+        " --out {output} > {log} 2>&1"
