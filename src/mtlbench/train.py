@@ -12,6 +12,7 @@ Run JSON (DESIGN.md contract)::
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -59,8 +60,9 @@ def run(features_path: str | Path, split_path: str | Path, out_path: str | Path,
     device = resolve_device(device)
     problem, split_meta = build_problem(features_path, split_path, tasks)
     features_sha = sha256_file(features_path)
+    # hash the resolved hyper-parameters (defaults filled), so equal configs hash equal
     resolved = {"dataset": dataset, "tasks": list(tasks), "method": method, "algorithm": algorithm,
-                "hparams": hparams, "ratio": ratio, "seed": seed}
+                "hparams": dataclasses.asdict(hp), "ratio": ratio, "seed": seed}
 
     t0 = time.perf_counter()
     result = cls(hp).fit_predict(problem, seed=seed, device=device, progress=progress)
