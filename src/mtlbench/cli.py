@@ -55,6 +55,14 @@ def cmd_features(a) -> None:
     extract_features(a.raw, a.backbone, a.config, a.out, device=resolve_device(a.device), progress=not a.quiet)
 
 
+def cmd_import_features(a) -> None:
+    from .data.feature_file import import_features
+
+    meta = import_features(a.dataset, a.config, a.out)
+    files = ", ".join(f"{t}: {f['file']} ({f['sha256'][:12]})" for t, f in meta["source"]["files"].items())
+    print(f"{a.out}: {meta['feature_dim']}-d features, {meta['num_samples']} samples from {files}")
+
+
 def cmd_splits(a) -> None:
     from .features.table import read_features
     from .io import sha256_file
@@ -128,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", type=_json_arg, default={}, help="backbone settings as JSON")
     s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_features)
+
+    s = sub.add_parser("import-features", help="a feature_file dataset -> features table (no backbone)")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--config", type=_json_arg, required=True,
+                   help="the dataset entry's keys as JSON (path, format, files, ...; `mtlbench check` prints them as 'source')")
+    s.add_argument("--out", required=True, help="data/features/{dataset}/precomputed.parquet")
+    s.set_defaults(fn=cmd_import_features)
 
     s = sub.add_parser("splits", help="features table -> stratified split for one (ratio, seed)")
     s.add_argument("--features", required=True)

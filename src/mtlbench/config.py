@@ -135,8 +135,29 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
     datasets = {}
     for name, values in _require_mapping(params.get("datasets"), "datasets").items():
+        if isinstance(values, Mapping) and "kind" in values:
+            # a generic kind (image_folder, feature_file) that brings its own data
+            from .data.kinds import kind_config
+
+            cfg = kind_config(dict(values), f"datasets.{name}")
+            backbone = getattr(cfg, "backbone", None)
+            if backbone is not None:
+                if backbone not in BACKBONES:
+                    raise ConfigError(f"datasets.{name}.backbone: unknown backbone {backbone!r}; allowed: {_allowed(BACKBONES)}")
+                backbones.setdefault(backbone, dataclasses.asdict(BACKBONES[backbone].Config()))
+            tasks = list(cfg.task_order if cfg.kind == "feature_file" else cfg.tasks)
+            if not tasks:
+                raise ConfigError(f"datasets.{name}.tasks: list the tasks in order (the DAG names its jobs "
+                                  "by them)" + (" or give files: {task: file}" if cfg.kind == "feature_file" else ""))
+            source = dataclasses.asdict(cfg)
+            datasets[name] = {"kind": cfg.kind, "backbone": backbone or "precomputed",
+                              "tasks": tasks,
+                              "enabled": bool(source.pop("enabled")), "source": source}
+            continue
         if name not in DATASETS:
-            raise unknown_key_error("datasets", name, DATASETS)
+            err = unknown_key_error("datasets", name, DATASETS)
+            raise ConfigError(f"{err}; or bring your own data with a 'kind:' key, allowed kinds: "
+                              "'feature_file', 'image_folder'")
         spec = DATASETS[name]
         values = dict(_require_mapping(values, f"datasets.{name}"))
         for key in values:
