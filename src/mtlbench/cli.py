@@ -52,7 +52,16 @@ def cmd_features(a) -> None:
     from .runinfo import resolve_device
 
     _set_threads(a.threads)
-    extract_features(a.raw, a.backbone, a.config, a.out, device=resolve_device(a.device), progress=not a.quiet)
+    extract_features(a.raw, a.backbone, a.config, a.out, device=resolve_device(a.device), progress=not a.quiet,
+                     workers=a.workers)
+
+
+def cmd_index_images(a) -> None:
+    from .data.image_folder import index_image_folder
+
+    manifest = index_image_folder(a.dataset, a.config, a.out)
+    counts = ", ".join(f"{t} {n}" for t, n in manifest["samples_per_task"].items())
+    print(f"{a.out}: {len(manifest['classes'])} classes; images per task: {counts}")
 
 
 def cmd_import_features(a) -> None:
@@ -135,7 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--backbone", required=True)
     s.add_argument("--config", type=_json_arg, default={}, help="backbone settings as JSON")
     s.add_argument("--out", required=True)
+    s.add_argument("--workers", type=int, default=0, help="DataLoader processes decoding image files (image_folder)")
     s.set_defaults(fn=cmd_features)
+
+    s = sub.add_parser("index-images", help="raw stage of an image_folder dataset: list the images (no decoding)")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--config", type=_json_arg, required=True, help="the dataset entry's keys as JSON (root, subdir, ...)")
+    s.add_argument("--out", required=True, help="data/raw/{dataset}")
+    s.set_defaults(fn=cmd_index_images)
 
     s = sub.add_parser("import-features", help="a feature_file dataset -> features table (no backbone)")
     s.add_argument("--dataset", required=True)
