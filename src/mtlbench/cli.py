@@ -83,6 +83,41 @@ def cmd_splits(a) -> None:
     print(f"{a.out}: {(df.split == 'train').sum()} train / {(df.split == 'test').sum()} test, content sha256 {h[:12]}")
 
 
+def cmd_published_split(a) -> None:
+    from .config import build_dataclass
+    from .data.raw import load_raw
+    from .published_splits import SplitListConfig, published_split
+    from .splits import write_split
+
+    cfg = build_dataclass(SplitListConfig, a.config, "split_lists")
+    raw = load_raw(a.raw)
+    df, source = published_split(cfg, a.ratio, raw.sample_id, raw.task, raw.label, raw.manifest["classes"])
+    h = write_split(a.out, df, a.ratio, None, source=source)
+    print(f"{a.out}: {(df.split == 'train').sum()} train / {(df.split == 'test').sum()} test "
+          f"from the lists in {cfg.lists}, content sha256 {h[:12]}")
+
+
+def cmd_audit_splits(a) -> None:
+    import pandas as pd
+
+    from .config import build_dataclass
+    from .io import read_json
+    from .published_splits import SplitListConfig, audit_lists, write_audit
+
+    frames = []
+    for name, values in a.config.items():
+        cfg = build_dataclass(SplitListConfig, values, f"split_lists.{name}")
+        sizes = None
+        if cfg.dataset and a.raw_root and (Path(a.raw_root) / cfg.dataset / "manifest.json").exists():
+            sizes = read_json(Path(a.raw_root) / cfg.dataset / "manifest.json")["samples_per_task"]
+        frames.append(audit_lists(cfg, name, a.ratios, domain_sizes=sizes))
+    audit = pd.concat(frames, ignore_index=True)
+    write_audit(audit, a.out_stem)
+    flagged = audit[audit.round_lt_classes]
+    print(f"{a.out_stem}.md: {len(audit)} (list, ratio, task) rows; round(ratio x N) < classes in "
+          f"{len(flagged)}: " + ", ".join(f"{r.dataset} {r.ratio:g} {r.task}" for r in flagged.itertuples()))
+
+
 def cmd_train(a) -> None:
     from .gpu import claim_gpu
 
@@ -166,6 +201,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_splits)
+
+    s = sub.add_parser("published-split", help="published split lists -> our split file for one ratio")
+    s.add_argument("--raw", required=True, help="data/raw/{dataset} of the image_folder dataset the lists name")
+    s.add_argument("--config", type=_json_arg, required=True, help="the split_lists entry as JSON")
+    s.add_argument("--ratio", type=float, required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_published_split)
+
+    s = sub.add_parser("audit-splits", help="audit table of published split lists (md, csv)")
+    s.add_argument("--config", type=_json_arg, required=True, help="the split_lists section as JSON {name: entry}")
+    s.add_argument("--ratios", type=lambda t: [float(x) for x in t.split(",")], required=True)
+    s.add_argument("--raw-root", default=None, help="data/raw: domain sizes from each entry's dataset manifest")
+    s.add_argument("--out-stem", required=True, help="e.g. results/tables/split_audit (.md and .csv written)")
+    s.set_defaults(fn=cmd_audit_splits)
 
     s = sub.add_parser("train", parents=[common], help="train one method on one split -> run JSON")
     s.add_argument("--features", required=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-TOP_LEVEL_KEYS = ("datasets", "backbones", "methods", "train_ratios", "seeds", "device")
+TOP_LEVEL_KEYS = ("datasets", "backbones", "methods", "train_ratios", "seeds", "device", "split_lists")
 DATASET_KEYS = ("backbone", "tasks", "enabled")
 
 
@@ -199,7 +199,18 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise ConfigError(f"device: {device!r} is not allowed; allowed: 'auto', 'cpu', 'cuda', 'cuda:N'")
 
-    return {
+    split_lists = {}
+    for name, values in _require_mapping(params.get("split_lists"), "split_lists").items():
+        # published split lists (mtlbench.published_splits): audit, and a split source
+        from .published_splits import SplitListConfig
+
+        cfg = build_dataclass(SplitListConfig, _require_mapping(values, f"split_lists.{name}"), f"split_lists.{name}")
+        if cfg.dataset is not None and cfg.dataset not in datasets:
+            raise ConfigError(f"split_lists.{name}.dataset: {cfg.dataset!r} is not a dataset of this file; "
+                              f"allowed: {_allowed(datasets)}")
+        split_lists[name] = dataclasses.asdict(cfg)
+
+    resolved = {
         "datasets": datasets,
         "backbones": backbones,
         "methods": methods,
@@ -207,3 +218,6 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         "seeds": list(seeds),
         "device": device,
     }
+    if split_lists:  # only when given, so resolved files without lists stay as they were
+        resolved["split_lists"] = split_lists
+    return resolved
