@@ -142,6 +142,16 @@ def cmd_tables(a) -> None:
             write_figure(a.runs, Path(a.figure_dir) / f"{a.dataset}_{metric}_vs_ratio.png", a.dataset, metric, a.methods)
 
 
+def cmd_paper_compare(a) -> None:
+    from .report.paper_comparison import comparison_markdown, write_comparison
+
+    letters = dict(item.split("=", 1) for item in a.tasks)
+    text = comparison_markdown(a.runs, a.paper, a.dataset, a.paper_dataset, letters, a.methods, a.ratios,
+                               a.differences)
+    write_comparison(a.out, text)
+    print(f"{a.out}: {len(a.ratios)} tables, {len(a.runs)} runs")
+
+
 def cmd_metrics(a) -> None:
     from .report.tables import write_metrics
 
@@ -240,6 +250,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-dir", required=True)
     s.add_argument("--figure-dir", default=None)
     s.set_defaults(fn=cmd_tables)
+
+    s = sub.add_parser("paper-compare", help="run JSONs + the paper's CSV -> Markdown tables side by side")
+    s.add_argument("--runs", nargs="+", required=True)
+    s.add_argument("--paper", required=True, help="../shared/paper/vmtl_tables.csv")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--paper-dataset", required=True, help="the paper CSV's dataset id, e.g. office_caltech")
+    s.add_argument("--tasks", type=_csv_list, required=True, help="our task=paper column, e.g. amazon=A,dslr=D,webcam=W")
+    s.add_argument("--methods", type=_csv_list, required=True)
+    s.add_argument("--ratios", type=lambda t: [float(x) for x in t.split(",")], required=True)
+    s.add_argument("--differences", default="", help="caption text naming what differs from the paper")
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_paper_compare)
 
     s = sub.add_parser("metrics", help="run JSONs -> metrics.json for DVC")
     s.add_argument("--runs", nargs="+", required=True)
