@@ -215,3 +215,12 @@ def test_shared_office_caltech_googlenet(shared_data, tmp_path):
     assert ft.feature.shape == (958 + 157 + 295, 1024)
     assert meta["label_base"] == 1 and sorted(set(ft.label.tolist())) == list(range(10))
     assert meta["source"]["archive_sha256"] == "3f34197c72892c28c5fd9bbeb42dfc260f089e03d3f7f1cadf1ea5c5c78419f2"
+
+
+def test_one_parquet_file_as_path(tmp_path, data, reference):
+    frames = [pd.DataFrame({"task": t, "fts": list(x), "labels": y}) for t, (x, y) in data.items()]
+    pd.concat(frames).to_parquet(tmp_path / "all.parquet")
+    out = tmp_path / "out.parquet"
+    meta = import_features("toy", {"path": str(tmp_path / "all.parquet"), "classes": CLASSES}, out)
+    assert_same(table_of(out), reference)
+    assert meta["source"]["archive_sha256"] is None and meta["source"]["files"]["*"]["format"] == "parquet"

@@ -98,8 +98,9 @@ class ImageFolderConfig:
       root: the folder, or a tar/zip archive holding it.
       subdir: folder inside ``root`` ('auto' strips a single top folder, '' keeps all).
       tasks: the task folders to use, in order (default: every task folder, sorted).
-      classes: class names in label order (default: the class folders, sorted; they must
-        be the same set in every task unless listed here, then each task needs them all).
+      classes: class names in label order.  Default: the class folders, sorted, which must
+        be the same set in every task (else the error names the task and the classes that
+        differ).  Listed here, a task may lack some of them but may not hold others.
       extensions: image file suffixes (case-insensitive).
       backbone: the feature extractor the features stage runs (``backbones:`` section).
     """

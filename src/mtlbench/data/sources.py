@@ -1,4 +1,4 @@
-"""A user's data source: a folder, a tar archive (any compression) or a zip archive.
+"""A user's data source: a folder, a tar archive (any compression), a zip archive or one file.
 
 Both generic dataset kinds (``image_folder``, ``feature_file``) read their files through
 :class:`Source`, which lists the files under a root without reading them and returns one
@@ -36,9 +36,14 @@ class Source:
         self.path = Path(path)
         if not self.path.exists():
             raise DataError(f"{self.path}: no such file or folder")
-        self.kind = "folder" if self.path.is_dir() else ("zip" if str(self.path).lower().endswith(".zip") else "tar")
-        if self.kind == "tar" and not is_archive(self.path):
-            raise DataError(f"{self.path}: neither a folder nor an archive; allowed suffixes: {', '.join(ARCHIVE_SUFFIXES)}")
+        if self.path.is_dir():
+            self.kind = "folder"
+        elif str(self.path).lower().endswith(".zip"):
+            self.kind = "zip"
+        elif is_archive(self.path):
+            self.kind = "tar"
+        else:  # one plain file: a source holding just that file
+            self.kind = "file"
         self._handle = None
         self._pid = None
         all_files = self._list_all()
@@ -50,6 +55,8 @@ class Source:
 
     # listing -------------------------------------------------------------------------
     def _list_all(self) -> list[str]:
+        if self.kind == "file":
+            return [self.path.name]
         if self.kind == "folder":
             out = []
             for dirpath, _, files in os.walk(self.path):
@@ -96,11 +103,14 @@ class Source:
     def read(self, name: str) -> bytes:
         """The bytes of file ``name`` (relative to the root)."""
         full = self.prefix + name
-        if self.kind == "folder":
+        if self.kind in ("folder", "file"):
+            target = self.path if self.kind == "file" else self.path / full
+            if self.kind == "file" and name != self.path.name:
+                raise DataError(f"{self.path}: a single file; it holds no {name!r}")
             try:
-                return (self.path / full).read_bytes()
+                return target.read_bytes()
             except OSError as e:
-                raise DataError(f"{self.path / full}: cannot read ({e})") from e
+                raise DataError(f"{target}: cannot read ({e})") from e
         handle = self._open()
         try:
             if self.kind == "zip":
@@ -113,7 +123,9 @@ class Source:
 
     def describe(self, name: str) -> str:
         """How a file is named in messages: the path, or ``archive::member``."""
+        if self.kind == "file":
+            return str(self.path)
         return str(self.path / self.prefix / name) if self.kind == "folder" else f"{self.path}::{self.prefix}{name}"
 
     def archive_sha256(self) -> str | None:
-        return None if self.kind == "folder" else sha256_file(self.path)
+        return sha256_file(self.path) if self.kind in ("tar", "zip") else None
