@@ -107,7 +107,7 @@ def test_file_index_raw_stage_and_features_match_the_array_path(tmp_path, monkey
     for t in ("a", "b"):
         for li, c in enumerate(("cat", "dog")):
             for k in range(3):
-                arr = rng.integers(0, 256, size=(24, 24, 3), dtype=np.uint8)
+                arr = rng.integers(0, 256, size=(224, 224, 3), dtype=np.uint8)
                 p = tmp_path / "imgs" / t / c / f"{k}.png"
                 p.parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(arr).save(p)
@@ -126,7 +126,7 @@ def test_file_index_raw_stage_and_features_match_the_array_path(tmp_path, monkey
         return torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(12, 4096)).eval()
 
     monkeypatch.setattr(bb, "vgg16_fc7_model", tiny_fc7)
-    conf = {"weights": "random", "batch_size": 5, "resize": 24, "crop": 16}
+    conf = {"weights": "random", "batch_size": 5, "resize": 224, "crop": 224}
     extract_features(tmp_path / "raw_array", "vgg16_fc7", conf, tmp_path / "arr.parquet", progress=False)
     for workers in (0, 2):
         extract_features(tmp_path / "raw_files", "vgg16_fc7", conf, tmp_path / f"f{workers}.parquet",
@@ -137,7 +137,7 @@ def test_file_index_raw_stage_and_features_match_the_array_path(tmp_path, monkey
     assert read_features(tmp_path / "f0.parquet").metadata["source"]["root"].endswith("imgs")
     # the pixels backbone has no input size: equal-size images work from files too
     extract_features(tmp_path / "raw_files", "pixels", {}, tmp_path / "px.parquet", progress=False)
-    assert read_features(tmp_path / "px.parquet").feature.shape == (12, 3 * 24 * 24)
+    assert read_features(tmp_path / "px.parquet").feature.shape == (12, 3 * 224 * 224)
 
 
 def test_unreadable_image_in_features_stage_is_named(tmp_path):

@@ -154,33 +154,21 @@ class VGG16FC7(Backbone):
     Config = VGG16Config
 
     @staticmethod
-    def describe(config: VGG16Config) -> dict:
-        return {"backbone": "vgg16_fc7", "weights": config.weights, "precision": config.precision,
-                "preprocessing": f"resize {config.resize}x{config.resize} bilinear, centre crop {config.crop}, "
-                "ImageNet mean/std, conv features flattened, fc6-ReLU-fc7-ReLU, eval mode"}
-
-    @staticmethod
     def input_size(config: VGG16Config) -> int:
         return config.resize
 
-    @staticmethod
-    def extract(images: np.ndarray, config: VGG16Config, device: str = "cpu", progress: bool = True) -> np.ndarray:
-        import torch
-
-        batches = (torch.from_numpy(images[s : s + config.batch_size]) for s in range(0, len(images), config.batch_size))
-        return VGG16FC7.extract_batches(batches, len(images), config, device, progress)
-
     @classmethod
     def extract_batches(cls, batches, n: int, config: VGG16Config, device: str = "cpu", progress: bool = True) -> np.ndarray:
+        """Batches of (B, 3, H, W) uint8 tensors (image_folder: decoded by DataLoader workers,
+        already resized to ``config.resize``) -> (n, 4096); the model is loaded once."""
         import torch
 
         model = vgg16_fc7_model(config.weights, config.seed).to(device)
         dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.precision]
         out = np.empty((n, 4096), dtype=np.float32)
         start = 0
-        total = -(-n // config.batch_size)
         with torch.inference_mode():
-            for batch in tqdm(batches, total=total, desc="vgg16_fc7", unit="batch", disable=not progress):
+            for batch in tqdm(batches, total=-(-n // config.batch_size), desc="vgg16_fc7", unit="batch", disable=not progress):
                 x = vgg16_preprocess(batch.to(device), config.resize, config.crop)
                 with torch.autocast(device_type=torch.device(device).type, dtype=dtype, enabled=dtype is not None):
                     y = model(x)
@@ -188,6 +176,28 @@ class VGG16FC7(Backbone):
                 start += len(batch)
         if start != n:
             raise ValueError(f"vgg16_fc7: expected {n} images, the batches held {start}")
+        return out
+
+    @staticmethod
+    def describe(config: VGG16Config) -> dict:
+        return {"backbone": "vgg16_fc7", "weights": config.weights, "precision": config.precision,
+                "preprocessing": f"resize {config.resize}x{config.resize} bilinear, centre crop {config.crop}, "
+                "ImageNet mean/std, conv features flattened, fc6-ReLU-fc7-ReLU, eval mode"}
+
+    @staticmethod
+    def extract(images: np.ndarray, config: VGG16Config, device: str = "cpu", progress: bool = True) -> np.ndarray:
+        import torch
+
+        model = vgg16_fc7_model(config.weights, config.seed).to(device)
+        dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.precision]
+        out = np.empty((len(images), 4096), dtype=np.float32)
+        with torch.inference_mode():
+            for start in tqdm(range(0, len(images), config.batch_size), desc="vgg16_fc7", unit="batch", disable=not progress):
+                batch = torch.from_numpy(images[start : start + config.batch_size]).to(device)
+                x = vgg16_preprocess(batch, config.resize, config.crop)
+                with torch.autocast(device_type=torch.device(device).type, dtype=dtype, enabled=dtype is not None):
+                    y = model(x)
+                out[start : start + len(batch)] = y.float().cpu().numpy()
         return out
 
 
