@@ -210,14 +210,12 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
                               f"allowed: {_allowed(datasets)}")
         split_lists[name] = dataclasses.asdict(cfg)
 
-    resolved = {
+    return {
         "datasets": datasets,
         "backbones": backbones,
         "methods": methods,
         "train_ratios": [float(r) for r in ratios],
         "seeds": list(seeds),
         "device": device,
+        **({"split_lists": split_lists} if split_lists else {}),  # only when given: resolved files stay as they were
     }
-    if split_lists:  # only when given, so resolved files without lists stay as they were
-        resolved["split_lists"] = split_lists
-    return resolved
