@@ -52,7 +52,24 @@ def cmd_features(a) -> None:
     from .runinfo import resolve_device
 
     _set_threads(a.threads)
-    extract_features(a.raw, a.backbone, a.config, a.out, device=resolve_device(a.device), progress=not a.quiet)
+    extract_features(a.raw, a.backbone, a.config, a.out, device=resolve_device(a.device), progress=not a.quiet,
+                     workers=a.workers)
+
+
+def cmd_index_images(a) -> None:
+    from .data.image_folder import index_image_folder
+
+    manifest = index_image_folder(a.dataset, a.config, a.out)
+    counts = ", ".join(f"{t} {n}" for t, n in manifest["samples_per_task"].items())
+    print(f"{a.out}: {len(manifest['classes'])} classes; images per task: {counts}")
+
+
+def cmd_import_features(a) -> None:
+    from .data.feature_file import import_features
+
+    meta = import_features(a.dataset, a.config, a.out)
+    files = ", ".join(f"{t}: {f['file']} ({f['sha256'][:12]})" for t, f in meta["source"]["files"].items())
+    print(f"{a.out}: {meta['feature_dim']}-d features, {meta['num_samples']} samples from {files}")
 
 
 def cmd_splits(a) -> None:
@@ -64,6 +81,41 @@ def cmd_splits(a) -> None:
     df = make_split(ft.sample_id, ft.task, ft.label, a.ratio, a.seed)
     h = write_split(a.out, df, a.ratio, a.seed, source={"features": a.features, "features_sha256": sha256_file(a.features)})
     print(f"{a.out}: {(df.split == 'train').sum()} train / {(df.split == 'test').sum()} test, content sha256 {h[:12]}")
+
+
+def cmd_published_split(a) -> None:
+    from .config import build_dataclass
+    from .data.raw import load_raw
+    from .published_splits import SplitListConfig, published_split
+    from .splits import write_split
+
+    cfg = build_dataclass(SplitListConfig, a.config, "split_lists")
+    raw = load_raw(a.raw)
+    df, source = published_split(cfg, a.ratio, raw.sample_id, raw.task, raw.label, raw.manifest["classes"])
+    h = write_split(a.out, df, a.ratio, None, source=source)
+    print(f"{a.out}: {(df.split == 'train').sum()} train / {(df.split == 'test').sum()} test "
+          f"from the lists in {cfg.lists}, content sha256 {h[:12]}")
+
+
+def cmd_audit_splits(a) -> None:
+    import pandas as pd
+
+    from .config import build_dataclass
+    from .io import read_json
+    from .published_splits import SplitListConfig, audit_lists, write_audit
+
+    frames = []
+    for name, values in a.config.items():
+        cfg = build_dataclass(SplitListConfig, values, f"split_lists.{name}")
+        sizes = None
+        if cfg.dataset and a.raw_root and (Path(a.raw_root) / cfg.dataset / "manifest.json").exists():
+            sizes = read_json(Path(a.raw_root) / cfg.dataset / "manifest.json")["samples_per_task"]
+        frames.append(audit_lists(cfg, name, a.ratios, domain_sizes=sizes))
+    audit = pd.concat(frames, ignore_index=True)
+    write_audit(audit, a.out_stem)
+    flagged = audit[audit.round_lt_classes]
+    print(f"{a.out_stem}.md: {len(audit)} (list, ratio, task) rows; round(ratio x N) < classes in "
+          f"{len(flagged)}: " + ", ".join(f"{r.dataset} {r.ratio:g} {r.task}" for r in flagged.itertuples()))
 
 
 def cmd_train(a) -> None:
@@ -91,6 +143,16 @@ def cmd_figure(a) -> None:
     from .report.tables import write_figure
 
     write_figure(a.runs, a.out, a.dataset, a.metric, a.methods)
+
+
+def cmd_paper_compare(a) -> None:
+    from .report.paper_comparison import comparison_markdown, write_comparison
+
+    letters = dict(item.split("=", 1) for item in a.tasks)
+    text = comparison_markdown(a.runs, a.paper, a.dataset, a.paper_dataset, letters, a.methods, a.ratios,
+                               a.differences)
+    write_comparison(a.out, text)
+    print(f"{a.out}: {len(a.ratios)} tables, {len(a.runs)} runs")
 
 
 def cmd_metrics(a) -> None:
@@ -142,7 +204,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--backbone", required=True)
     s.add_argument("--config", type=_json_arg, default={}, help="backbone settings as JSON")
     s.add_argument("--out", required=True)
+    s.add_argument("--workers", type=int, default=0, help="DataLoader processes decoding image files (image_folder)")
     s.set_defaults(fn=cmd_features)
+
+    s = sub.add_parser("index-images", help="raw stage of an image_folder dataset: list the images (no decoding)")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--config", type=_json_arg, required=True, help="the dataset entry's keys as JSON (root, subdir, ...)")
+    s.add_argument("--out", required=True, help="data/raw/{dataset}")
+    s.set_defaults(fn=cmd_index_images)
+
+    s = sub.add_parser("import-features", help="a feature_file dataset -> features table (no backbone)")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--config", type=_json_arg, required=True,
+                   help="the dataset entry's keys as JSON (path, format, files, ...; `mtlbench check` prints them as 'source')")
+    s.add_argument("--out", required=True, help="data/features/{dataset}/precomputed.parquet")
+    s.set_defaults(fn=cmd_import_features)
 
     s = sub.add_parser("splits", help="features table -> stratified split for one (ratio, seed)")
     s.add_argument("--features", required=True)
@@ -150,6 +226,32 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_splits)
+
+    s = sub.add_parser("published-split", help="published split lists -> our split file for one ratio")
+    s.add_argument("--raw", required=True, help="data/raw/{dataset} of the image_folder dataset the lists name")
+    s.add_argument("--config", type=_json_arg, required=True, help="the split_lists entry as JSON")
+    s.add_argument("--ratio", type=float, required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_published_split)
+
+    s = sub.add_parser("audit-splits", help="audit table of published split lists (md, csv)")
+    s.add_argument("--config", type=_json_arg, required=True, help="the split_lists section as JSON {name: entry}")
+    s.add_argument("--ratios", type=lambda t: [float(x) for x in t.split(",")], required=True)
+    s.add_argument("--raw-root", default=None, help="data/raw: domain sizes from each entry's dataset manifest")
+    s.add_argument("--out-stem", required=True, help="e.g. results/tables/split_audit (.md and .csv written)")
+    s.set_defaults(fn=cmd_audit_splits)
+
+    s = sub.add_parser("paper-compare", help="run JSONs + the paper's CSV -> Markdown tables side by side")
+    s.add_argument("--runs", nargs="+", required=True)
+    s.add_argument("--paper", required=True, help="../shared/paper/vmtl_tables.csv")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--paper-dataset", required=True, help="the paper CSV's dataset id, e.g. office_caltech")
+    s.add_argument("--tasks", type=_csv_list, required=True, help="our task=paper column, e.g. amazon=A,dslr=D,webcam=W")
+    s.add_argument("--methods", type=_csv_list, required=True)
+    s.add_argument("--ratios", type=lambda t: [float(x) for x in t.split(",")], required=True)
+    s.add_argument("--differences", default="", help="caption text naming what differs from the paper")
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_paper_compare)
 
     s = sub.add_parser("train", parents=[common], help="train one method on one split -> run JSON")
     s.add_argument("--features", required=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-TOP_LEVEL_KEYS = ("datasets", "backbones", "methods", "train_ratios", "seeds", "device")
+TOP_LEVEL_KEYS = ("datasets", "backbones", "methods", "train_ratios", "seeds", "device", "split_lists")
 DATASET_KEYS = ("backbone", "tasks", "enabled")
 
 
@@ -135,8 +135,29 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
     datasets = {}
     for name, values in _require_mapping(params.get("datasets"), "datasets").items():
+        if isinstance(values, Mapping) and "kind" in values:
+            # a generic kind (image_folder, feature_file) that brings its own data
+            from .data.kinds import kind_config
+
+            cfg = kind_config(dict(values), f"datasets.{name}")
+            backbone = getattr(cfg, "backbone", None)
+            if backbone is not None:
+                if backbone not in BACKBONES:
+                    raise ConfigError(f"datasets.{name}.backbone: unknown backbone {backbone!r}; allowed: {_allowed(BACKBONES)}")
+                backbones.setdefault(backbone, dataclasses.asdict(BACKBONES[backbone].Config()))
+            tasks = list(cfg.task_order if cfg.kind == "feature_file" else cfg.tasks)
+            if not tasks:
+                raise ConfigError(f"datasets.{name}.tasks: list the tasks in order (the DAG names its jobs "
+                                  "by them)" + (" or give files: {task: file}" if cfg.kind == "feature_file" else ""))
+            source = dataclasses.asdict(cfg)
+            datasets[name] = {"kind": cfg.kind, "backbone": backbone or "precomputed",
+                              "tasks": tasks,
+                              "enabled": bool(source.pop("enabled")), "source": source}
+            continue
         if name not in DATASETS:
-            raise unknown_key_error("datasets", name, DATASETS)
+            err = unknown_key_error("datasets", name, DATASETS)
+            raise ConfigError(f"{err}; or bring your own data with a 'kind:' key, allowed kinds: "
+                              "'feature_file', 'image_folder'")
         spec = DATASETS[name]
         values = dict(_require_mapping(values, f"datasets.{name}"))
         for key in values:
@@ -178,6 +199,17 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise ConfigError(f"device: {device!r} is not allowed; allowed: 'auto', 'cpu', 'cuda', 'cuda:N'")
 
+    split_lists = {}
+    for name, values in _require_mapping(params.get("split_lists"), "split_lists").items():
+        # published split lists (mtlbench.published_splits): audit, and a split source
+        from .published_splits import SplitListConfig
+
+        cfg = build_dataclass(SplitListConfig, _require_mapping(values, f"split_lists.{name}"), f"split_lists.{name}")
+        if cfg.dataset is not None and cfg.dataset not in datasets:
+            raise ConfigError(f"split_lists.{name}.dataset: {cfg.dataset!r} is not a dataset of this file; "
+                              f"allowed: {_allowed(datasets)}")
+        split_lists[name] = dataclasses.asdict(cfg)
+
     return {
         "datasets": datasets,
         "backbones": backbones,
@@ -185,6 +217,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         "train_ratios": [float(r) for r in ratios],
         "seeds": list(seeds),
         "device": device,
+        **({"split_lists": split_lists} if split_lists else {}),  # only when given: resolved files stay as they were
     }
 
 

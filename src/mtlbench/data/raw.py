@@ -1,7 +1,13 @@
 """The raw-stage contract: ``data/raw/{dataset}/manifest.json`` plus the samples.
 
-Array datasets (the embedded ones) keep their samples in ``images.npz``:
-``sample_id`` (str), ``task`` (str), ``label`` (int64) and ``image`` (N, 3, H, W) uint8.
+Two forms, told apart by ``manifest["layout"]``:
+
+- ``array`` (the default; the embedded datasets): samples in ``images.npz``:
+  ``sample_id`` (str), ``task`` (str), ``label`` (int64) and ``image`` (N, 3, H, W) uint8.
+- ``files`` (``image_folder`` datasets, images of varying size): ``index.parquet`` with
+  ``sample_id``, ``task``, ``label`` (int64) and ``member`` (the image's path relative to
+  the source root, a folder or archive named in ``manifest["source"]``); the features
+  stage decodes the images lazily, in batches.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from ..io import atomic_path, read_json, sha256_file, write_json
 
 MANIFEST = "manifest.json"
 IMAGES = "images.npz"
+INDEX = "index.parquet"
 
 
 @dataclass
@@ -63,14 +70,68 @@ def write_raw_images(out_dir: str | Path, sample_id, task, label, image, manifes
     write_json(out_dir / MANIFEST, manifest)
 
 
-def load_raw(raw_dir: str | Path) -> RawImages:
+@dataclass
+class RawImageFiles:
+    sample_id: np.ndarray  # (N,) str
+    task: np.ndarray  # (N,) str
+    label: np.ndarray  # (N,) int64
+    member: np.ndarray  # (N,) str, path of the image relative to the source root
+    manifest: dict
+
+    def source(self):
+        """The folder or archive holding the images (checked against the manifest)."""
+        from .sources import Source
+
+        src_info = self.manifest["source"]
+        src = Source(src_info["root"], src_info.get("subdir", ""))
+        expected = src_info.get("archive_sha256")
+        if expected and src.archive_sha256() != expected:
+            raise DataError(f"{src.path}: archive checksum differs from the raw manifest; rerun the raw stage")
+        return src
+
+
+def write_raw_index(out_dir: str | Path, index, manifest: dict) -> dict:
+    """Write ``index.parquet`` and then ``manifest.json`` (the completion marker); returns the manifest.
+
+    index: DataFrame with sample_id, task, label, member.
+    """
+    import pandas as pd
+
+    out_dir = Path(out_dir)
+    index = pd.DataFrame({"sample_id": index["sample_id"].astype(str), "task": index["task"].astype(str),
+                          "label": index["label"].astype(np.int64), "member": index["member"].astype(str)})
+    if index["sample_id"].duplicated().any():
+        raise DataError(f"sample ids are not unique, first {index['sample_id'][index['sample_id'].duplicated()].iloc[0]!r}")
+    with atomic_path(out_dir / INDEX) as tmp:
+        index.to_parquet(tmp, index=False)
+    counts = index["task"].value_counts()
+    manifest = dict(manifest)
+    manifest.update(
+        layout="files",
+        files={INDEX: sha256_file(out_dir / INDEX)},
+        content_sha256=content_sha256(*(index[c].to_numpy().astype(str) for c in ("sample_id", "task", "member")),
+                                      index["label"].to_numpy()),
+        samples_per_task={str(t): int(counts[t]) for t in sorted(counts.index)},
+    )
+    write_json(out_dir / MANIFEST, manifest)
+    return manifest
+
+
+def load_raw(raw_dir: str | Path) -> RawImages | RawImageFiles:
     raw_dir = Path(raw_dir)
     if not (raw_dir / MANIFEST).exists():
         raise DataError(f"{raw_dir}: no {MANIFEST}; run the download stage first")
     manifest = read_json(raw_dir / MANIFEST)
-    path = raw_dir / IMAGES
-    expected = manifest.get("files", {}).get(IMAGES)
+    name = INDEX if manifest.get("layout") == "files" else IMAGES
+    path = raw_dir / name
+    expected = manifest.get("files", {}).get(name)
     if expected and sha256_file(path) != expected:
         raise DataError(f"{path}: checksum differs from {MANIFEST}; delete {raw_dir} and rebuild it")
+    if name == INDEX:
+        import pandas as pd
+
+        df = pd.read_parquet(path)
+        return RawImageFiles(df["sample_id"].to_numpy().astype(str), df["task"].to_numpy().astype(str),
+                             df["label"].to_numpy().astype(np.int64), df["member"].to_numpy().astype(str), manifest)
     with np.load(path) as z:
         return RawImages(z["sample_id"], z["task"], z["label"], z["image"], manifest)

@@ -32,6 +32,20 @@ class Backbone(ABC):
     def extract(images: np.ndarray, config, device: str, progress: bool = True) -> np.ndarray:
         """(N, 3, H, W) uint8 images -> (N, D) float32 features."""
 
+    @staticmethod
+    def input_size(config) -> int | None:
+        """Square size every image is resized to before batching (None: images must match)."""
+        return None
+
+    @classmethod
+    def extract_batches(cls, batches, n: int, config, device: str, progress: bool = True) -> np.ndarray:
+        """Batches of (B, 3, H, W) uint8 tensors (e.g. from a DataLoader), n images in all ->
+        (n, D) float32.  The default runs :meth:`extract` on each batch; backbones with a
+        model to load override it to load the model once."""
+        outs = [cls.extract(b.numpy(), config, device, progress=False)
+                for b in tqdm(batches, desc=cls.name, unit="batch", disable=not progress)]
+        return np.concatenate(outs) if outs else np.empty((0, 0), dtype=np.float32)
+
 
 @dataclass(frozen=True)
 class PixelsConfig:
@@ -128,7 +142,8 @@ def vgg16_preprocess(batch_uint8, resize: int, crop: int):
     import torch.nn.functional as F
 
     x = batch_uint8.float().div_(255.0)
-    x = F.interpolate(x, size=(resize, resize), mode="bilinear", antialias=True, align_corners=False)
+    if x.shape[-2:] != (resize, resize):  # file-index images arrive resized by the loader
+        x = F.interpolate(x, size=(resize, resize), mode="bilinear", antialias=True, align_corners=False)
     top = (resize - crop) // 2
     x = x[:, :, top : top + crop, top : top + crop]
     mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
@@ -141,6 +156,31 @@ class VGG16FC7(Backbone):
 
     name = "vgg16_fc7"
     Config = VGG16Config
+
+    @staticmethod
+    def input_size(config: VGG16Config) -> int:
+        return config.resize
+
+    @classmethod
+    def extract_batches(cls, batches, n: int, config: VGG16Config, device: str = "cpu", progress: bool = True) -> np.ndarray:
+        """Batches of (B, 3, H, W) uint8 tensors (image_folder: decoded by DataLoader workers,
+        already resized to ``config.resize``) -> (n, 4096); the model is loaded once."""
+        import torch
+
+        model = vgg16_fc7_model(config.weights, config.seed).to(device)
+        dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.precision]
+        out = np.empty((n, 4096), dtype=np.float32)
+        start = 0
+        with torch.inference_mode():
+            for batch in tqdm(batches, total=-(-n // config.batch_size), desc="vgg16_fc7", unit="batch", disable=not progress):
+                x = vgg16_preprocess(batch.to(device), config.resize, config.crop)
+                with torch.autocast(device_type=torch.device(device).type, dtype=dtype, enabled=dtype is not None):
+                    y = model(x)
+                out[start : start + len(batch)] = y.float().cpu().numpy()
+                start += len(batch)
+        if start != n:
+            raise ValueError(f"vgg16_fc7: expected {n} images, the batches held {start}")
+        return out
 
     @staticmethod
     def describe(config: VGG16Config) -> dict:

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from .base import Method, MethodResult, Problem, TaskData
 from .bmtl import BMTL
+from .linear_stl import LinearSTL
+from .pooled import Pooled
+from .pooled_linear import PooledLinear
 from .stl import STL
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (STL, BMTL)}
+METHODS: dict[str, type[Method]] = {m.name: m for m in (STL, BMTL, LinearSTL, Pooled, PooledLinear)}
 
 
 def get_method(name: str) -> type[Method]:

@@ -1,0 +1,136 @@
+"""Generic dataset kinds: a params.yaml dataset entry that brings its own data.
+
+A registered dataset (``mtlbench.data.registry.DATASETS``) is named by its key alone.
+An entry with a ``kind:`` key is instead one of the generic kinds below, checked by its
+``Config`` dataclass (unknown keys are refused by name, like every other section)::
+
+    datasets:
+      office_caltech_googlenet:
+        kind: feature_file            # precomputed features, no backbone runs
+        path: ../shared/data/office_caltech10_googlenet1024.tar.gz
+        format: mat
+        files: {amazon: amazon.mat, dslr: dslr.mat, webcam: webcam.mat}
+      office_caltech_images:
+        kind: image_folder            # {task}/{class}/*.jpg under a folder or archive
+        root: ../shared/data/office_caltech10_images.tar
+        tasks: [amazon, caltech10, dslr, webcam]
+        backbone: vgg16_fc7
+
+Relative paths are relative to the directory the pipeline runs in (the project root).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..errors import ConfigError
+
+FEATURE_FORMATS = ("parquet", "csv", "npz", "mat")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+@dataclass(frozen=True)
+class FeatureFileConfig:
+    """``kind: feature_file``: precomputed features, one file per task or one table.
+
+    Keys:
+      path: a file, a folder holding the files, or an archive (tar/tar.gz/zip) holding them.
+      format: parquet | csv | npz | mat (MATLAB v5 read by scipy, v7.3/HDF5 by h5py;
+        detected from the file).  Default: from the file suffix.
+      files: {task: file} relative to ``path`` (one file per task; the keys are the tasks).
+        Without it, ``path`` (or its single file) is one table holding every task.
+      tasks: task order (default: the keys of ``files``); required for one table.
+      subdir: folder inside ``path`` ('auto' strips a single top folder, '' keeps all).
+      task_column: one table: the column (or array) naming each row's task.
+      features_key: npz/mat array, or Parquet list column, of the features.
+      feature_prefix: csv/parquet: the features are the columns whose names start with it.
+      labels_key: array or column of the labels (a (N,), (1, N) or (N, 1) array).
+      label_column: the label is this column of the ``features_key`` matrix (negative
+        counts from the end); it is removed from the features.  Replaces ``labels_key``.
+      transpose: the matrix is stored (D, N) (features as columns).  MATLAB v7.3 files
+        are read in MATLAB's orientation (h5py's transposition undone) before this applies.
+      label_base: auto | 0 | 1: labels are 0..C-1 or 1..C; auto takes the smallest label.
+      classes: class names in label order (default: the class ids as names).
+      sample_id_key: array or column of sample ids (default: ``{task}/{row:05d}``).
+    """
+
+    kind: Literal["feature_file"]
+    path: str
+    format: Literal["parquet", "csv", "npz", "mat"] | None = None
+    files: dict | None = None
+    tasks: tuple[str, ...] = ()
+    subdir: str = "auto"
+    task_column: str = "task"
+    features_key: str = "fts"
+    feature_prefix: str | None = None
+    labels_key: str = "labels"
+    label_column: int | None = None
+    transpose: bool = False
+    label_base: Literal["auto", 0, 1] = "auto"
+    classes: tuple[str, ...] = ()
+    sample_id_key: str | None = None
+    enabled: bool = True
+
+    def check(self, where: str) -> None:
+        if self.files is not None:
+            if not isinstance(self.files, dict) or not self.files or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in self.files.items()):
+                raise ConfigError(f"{where}.files: expected a mapping task -> file name, got {self.files!r}")
+            extra = [t for t in self.tasks if t not in self.files]
+            if extra:
+                raise ConfigError(f"{where}.tasks: {extra} have no file; allowed: {sorted(self.files)}")
+        if len(set(self.tasks)) != len(self.tasks):
+            raise ConfigError(f"{where}.tasks: a task is listed twice: {list(self.tasks)}")
+        if len(set(self.classes)) != len(self.classes):
+            raise ConfigError(f"{where}.classes: a class is listed twice: {list(self.classes)}")
+
+    @property
+    def task_order(self) -> tuple[str, ...]:
+        return tuple(self.tasks) or tuple(self.files or ())
+
+
+@dataclass(frozen=True)
+class ImageFolderConfig:
+    """``kind: image_folder``: images laid out ``{task}/{class}/*.{jpg,jpeg,png,bmp}``.
+
+    Keys:
+      root: the folder, or a tar/zip archive holding it.
+      subdir: folder inside ``root`` ('auto' strips a single top folder, '' keeps all).
+      tasks: the task folders to use, in order (default: every task folder, sorted).
+      classes: class names in label order.  Default: the class folders, sorted, which must
+        be the same set in every task (else the error names the task and the classes that
+        differ).  Listed here, a task may lack some of them but may not hold others.
+      extensions: image file suffixes (case-insensitive).
+      backbone: the feature extractor the features stage runs (``backbones:`` section).
+    """
+
+    kind: Literal["image_folder"]
+    root: str
+    subdir: str = "auto"
+    tasks: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+    extensions: tuple[str, ...] = IMAGE_EXTENSIONS
+    backbone: str = "vgg16_fc7"
+    enabled: bool = True
+
+    def check(self, where: str) -> None:
+        if len(set(self.tasks)) != len(self.tasks):
+            raise ConfigError(f"{where}.tasks: a task is listed twice: {list(self.tasks)}")
+        if len(set(self.classes)) != len(self.classes):
+            raise ConfigError(f"{where}.classes: a class is listed twice: {list(self.classes)}")
+        if not all(e.startswith(".") for e in self.extensions):
+            raise ConfigError(f"{where}.extensions: each must start with '.', got {list(self.extensions)}")
+
+
+KINDS: dict[str, type] = {"feature_file": FeatureFileConfig, "image_folder": ImageFolderConfig}
+
+
+def kind_config(values: dict, where: str):
+    """The typed config of a ``kind:`` dataset entry; unknown kinds and keys are named."""
+    from ..config import build_dataclass, unknown_key_error
+
+    kind = values.get("kind")
+    if kind not in KINDS:
+        raise unknown_key_error(f"{where}.kind", str(kind), KINDS)
+    return build_dataclass(KINDS[kind], values, where)

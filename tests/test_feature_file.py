@@ -1,0 +1,226 @@
+"""feature_file: every format round-trips to the same features table; bad input is named."""
+
+from __future__ import annotations
+
+import tarfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mtlbench.config import validate_params
+from mtlbench.data.feature_file import import_features
+from mtlbench.errors import ConfigError, DataError
+from mtlbench.features.table import read_features
+
+TASKS = ("amazon", "dslr")
+CLASSES = [f"c{i}" for i in range(4)]
+
+
+def make_tasks(seed=0, dim=6):
+    """Per task: features (n, dim) float32 and 1-based labels (n,) int64."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for t, n in zip(TASKS, (13, 9)):
+        x = rng.normal(size=(n, dim)).astype(np.float32)
+        y = np.arange(n) % 4 + 1
+        out[t] = (x, y.astype(np.int64))
+    return out
+
+
+def write_mat_v5(path, x, y):
+    from scipy.io import savemat
+
+    savemat(path, {"fts": x, "labels": y[None, :]})
+
+
+def write_mat_v73(path, x, y):
+    """An HDF5 file as MATLAB -v7.3 writes it: column-major, so h5py sees (D, N) and (N, 1)."""
+    import h5py
+
+    with h5py.File(path, "w", userblock_size=512) as f:
+        f.create_dataset("fts", data=x.T)
+        f.create_dataset("labels", data=y[None, :].T)
+    with open(path, "r+b") as f:  # MATLAB's 128-byte text header in the user block
+        f.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Jan  1 00:00:00 2026 HDF5 schema 1.00 .")
+
+
+def write_per_task(tmp_path, fmt, data):
+    files = {}
+    for t, (x, y) in data.items():
+        name = f"{t}.{fmt}"
+        p = tmp_path / name
+        if fmt == "npz":
+            np.savez(p, fts=x, labels=y)
+        elif fmt == "csv":
+            df = pd.DataFrame(x, columns=[f"f{i}" for i in range(x.shape[1])])
+            df["labels"] = y
+            df.to_csv(p, index=False)
+        elif fmt == "parquet":
+            pd.DataFrame({"fts": list(x), "labels": y}).to_parquet(p)
+        files[t] = name
+    return files
+
+
+def table_of(path):
+    ft = read_features(path)
+    return ft.sample_id.tolist(), ft.task.tolist(), ft.label.tolist(), ft.feature
+
+
+@pytest.fixture
+def data():
+    return make_tasks()
+
+
+@pytest.fixture
+def reference(tmp_path, data):
+    d = tmp_path / "v5"
+    d.mkdir()
+    for t, (x, y) in data.items():
+        write_mat_v5(d / f"{t}.mat", x, y)
+    out = tmp_path / "ref.parquet"
+    import_features("toy", {"path": str(d), "files": {t: f"{t}.mat" for t in TASKS}, "classes": CLASSES}, out)
+    return table_of(out)
+
+
+def assert_same(a, b):
+    assert a[:3] == b[:3]
+    np.testing.assert_array_equal(a[3], b[3])
+
+
+def test_mat_v5_reference_is_right(reference, data):
+    sid, task, label, feat = reference
+    assert task == ["amazon"] * 13 + ["dslr"] * 9
+    assert sid[0] == "amazon/00000" and sid[-1] == "dslr/00008"
+    assert label == (data["amazon"][1] - 1).tolist() + (data["dslr"][1] - 1).tolist()
+    np.testing.assert_array_equal(feat, np.concatenate([data[t][0] for t in TASKS]))
+
+
+@pytest.mark.parametrize("fmt", ["npz", "csv", "parquet"])
+def test_tabular_and_npz_formats_round_trip(tmp_path, data, reference, fmt):
+    files = write_per_task(tmp_path, fmt, data)
+    cfg = {"path": str(tmp_path), "files": files, "classes": CLASSES}
+    if fmt == "csv":
+        cfg["feature_prefix"] = "f"
+    out = tmp_path / "out.parquet"
+    import_features("toy", cfg, out)
+    assert_same(table_of(out), reference)
+
+
+def test_mat_v73_round_trips_through_h5py(tmp_path, data, reference):
+    files = {}
+    for t, (x, y) in data.items():
+        write_mat_v73(tmp_path / f"{t}.mat", x, y)
+        files[t] = f"{t}.mat"
+    out = tmp_path / "out.parquet"
+    import_features("toy", {"path": str(tmp_path), "files": files, "classes": CLASSES}, out)
+    assert_same(table_of(out), reference)
+
+
+def test_one_table_with_task_column_in_an_archive(tmp_path, data, reference):
+    rows = []
+    for t, (x, y) in data.items():
+        df = pd.DataFrame(x, columns=[f"f{i}" for i in range(x.shape[1])])
+        df.insert(0, "domain", t)
+        df["y"] = y
+        rows.append(df)
+    (tmp_path / "top").mkdir()
+    pd.concat(rows).to_csv(tmp_path / "top" / "all.csv", index=False)
+    with tarfile.open(tmp_path / "feats.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "top", arcname="top")
+    out = tmp_path / "out.parquet"
+    meta = import_features("toy", {"path": str(tmp_path / "feats.tar.gz"), "tasks": list(TASKS), "task_column": "domain",
+                                   "feature_prefix": "f", "labels_key": "y", "classes": CLASSES}, out)
+    assert_same(table_of(out), reference)
+    assert meta["source"]["subdir"] == "top" and len(meta["source"]["archive_sha256"]) == 64
+    assert len(read_features(out).metadata["source"]["files"]["*"]["sha256"]) == 64
+
+
+def test_data_matrix_with_label_column_transposed(tmp_path, data, reference):
+    for t, (x, y) in data.items():
+        np.savez(tmp_path / f"{t}.npz", data=np.concatenate([x, y[:, None].astype(np.float32)], axis=1).T)
+    out = tmp_path / "out.parquet"
+    import_features("toy", {"path": str(tmp_path), "files": {t: f"{t}.npz" for t in TASKS}, "features_key": "data",
+                            "label_column": -1, "transpose": True, "classes": CLASSES}, out)
+    assert_same(table_of(out), reference)
+
+
+def test_zero_based_labels_and_no_class_names(tmp_path, data):
+    for t, (x, y) in data.items():
+        np.savez(tmp_path / f"{t}.npz", feas=x, labels=y - 1)
+    out = tmp_path / "out.parquet"
+    meta = import_features("toy", {"path": str(tmp_path), "files": {t: f"{t}.npz" for t in TASKS}, "features_key": "feas"}, out)
+    assert meta["label_base"] == 0 and meta["classes"] == ["0", "1", "2", "3"]
+    assert read_features(out).label.tolist()[:5] == [0, 1, 2, 3, 0]
+    assert meta["source"]["files"]["amazon"]["sha256"] != meta["source"]["files"]["dslr"]["sha256"]
+
+
+def test_missing_key_names_the_keys_present(tmp_path, data):
+    x, y = data["amazon"]
+    np.savez(tmp_path / "a.npz", feas=x, labels=y)
+    with pytest.raises(DataError, match=r"no array 'fts'.*keys present: \['feas', 'labels'\]"):
+        import_features("toy", {"path": str(tmp_path), "files": {"amazon": "a.npz"}}, tmp_path / "o.parquet")
+
+
+def test_length_mismatch_names_both_shapes(tmp_path, data):
+    x, y = data["amazon"]
+    write_mat_v5(tmp_path / "a.mat", x, y[:-2])
+    with pytest.raises(DataError, match=r"shape \(13, 6\).*shape \(1, 11\)"):
+        import_features("toy", {"path": str(tmp_path), "files": {"amazon": "a.mat"}}, tmp_path / "o.parquet")
+
+
+def test_nan_and_inf_refused_with_count_and_first_row_and_nothing_written(tmp_path, data):
+    x, y = data["amazon"]
+    x = x.copy()
+    x[4, 1] = np.nan
+    x[7, 0] = np.inf
+    np.savez(tmp_path / "a.npz", fts=x, labels=y)
+    out = tmp_path / "o.parquet"
+    with pytest.raises(DataError, match="2 feature rows hold NaN or inf, first row 4"):
+        import_features("toy", {"path": str(tmp_path), "files": {"amazon": "a.npz"}}, out)
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_labels_outside_classes_refused(tmp_path, data):
+    x, y = data["amazon"]
+    np.savez(tmp_path / "a.npz", fts=x, labels=y + 1)  # 2..5
+    with pytest.raises(DataError, match="smallest label is 2"):
+        import_features("toy", {"path": str(tmp_path), "files": {"amazon": "a.npz"}}, tmp_path / "o.parquet")
+
+
+def test_params_entry_validated_and_registered_datasets_unchanged():
+    p = validate_params({"datasets": {
+        "digits": {"backbone": "pixels"},
+        "mine": {"kind": "feature_file", "path": "x.tar.gz", "files": {"a": "a.mat", "b": "b.mat"}}}})
+    assert p["datasets"]["digits"] == {"backbone": "pixels", "tasks": ["mnist", "mnist_m", "uci_digits"], "enabled": True}
+    assert p["datasets"]["mine"]["tasks"] == ["a", "b"] and p["datasets"]["mine"]["backbone"] == "precomputed"
+    with pytest.raises(ConfigError, match=r"datasets.mine.format.*allowed: 'csv', 'mat', 'npz', 'parquet'"):
+        validate_params({"datasets": {"mine": {"kind": "feature_file", "path": "x", "files": {"a": "a"}, "format": "xls"}}})
+    with pytest.raises(ConfigError, match=r"datasets.mine.'label_col' \(did you mean 'label_column'\?\); allowed"):
+        validate_params({"datasets": {"mine": {"kind": "feature_file", "path": "x", "files": {"a": "a"}, "label_col": 3}}})
+    with pytest.raises(ConfigError, match=r"datasets.mine.kind.*'feature_file', 'image_folder'"):
+        validate_params({"datasets": {"mine": {"kind": "hdf5", "path": "x"}}})
+    with pytest.raises(ConfigError, match=r"datasets.mine.tasks: list the tasks"):
+        validate_params({"datasets": {"mine": {"kind": "feature_file", "path": "x.csv"}}})
+    with pytest.raises(ConfigError, match="bring your own data with a 'kind:' key"):
+        validate_params({"datasets": {"mine": {"path": "x.csv"}}})
+
+
+def test_shared_office_caltech_googlenet(shared_data, tmp_path):
+    out = tmp_path / "oc.parquet"
+    meta = import_features("oc", {"path": str(shared_data / "office_caltech10_googlenet1024.tar.gz"),
+                                  "files": {"amazon": "amazon.mat", "dslr": "dslr.mat", "webcam": "webcam.mat"}}, out)
+    ft = read_features(out)
+    assert ft.feature.shape == (958 + 157 + 295, 1024)
+    assert meta["label_base"] == 1 and sorted(set(ft.label.tolist())) == list(range(10))
+    assert meta["source"]["archive_sha256"] == "3f34197c72892c28c5fd9bbeb42dfc260f089e03d3f7f1cadf1ea5c5c78419f2"
+
+
+def test_one_parquet_file_as_path(tmp_path, data, reference):
+    frames = [pd.DataFrame({"task": t, "fts": list(x), "labels": y}) for t, (x, y) in data.items()]
+    pd.concat(frames).to_parquet(tmp_path / "all.parquet")
+    out = tmp_path / "out.parquet"
+    meta = import_features("toy", {"path": str(tmp_path / "all.parquet"), "classes": CLASSES}, out)
+    assert_same(table_of(out), reference)
+    assert meta["source"]["archive_sha256"] is None and meta["source"]["files"]["*"]["format"] == "parquet"
