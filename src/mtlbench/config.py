@@ -11,6 +11,7 @@ The library never reads ``params.yaml`` itself: callers pass the parsed mapping.
 from __future__ import annotations
 
 import dataclasses
+import json
 import difflib
 import types
 import typing
@@ -210,7 +211,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
                               f"allowed: {_allowed(datasets)}")
         split_lists[name] = dataclasses.asdict(cfg)
 
-    return {
+    resolved = {
         "datasets": datasets,
         "backbones": backbones,
         "methods": methods,
@@ -219,6 +220,8 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         "device": device,
         **({"split_lists": split_lists} if split_lists else {}),  # only when given: resolved files stay as they were
     }
+    # plain JSON data (tuples become lists), identical to what the cache and the CLI see
+    return json.loads(json.dumps(resolved))
 
 
 def _source_fingerprint() -> str:

@@ -20,6 +20,15 @@ DATASETS = [d for d, spec in P["datasets"].items() if spec["enabled"]]
 METHODS = [m for m, spec in P["methods"].items() if spec["enabled"]]
 GPU_LOCKS = ".snakemake/gpu-locks"
 
+
+def _names(kind):
+    """Regex matching the datasets of one kind (a pattern matching nothing when none)."""
+    names = [d for d, spec in P["datasets"].items() if spec.get("kind", "registered") == kind]
+    return "|".join(names) if names else "(?!x)x"
+
+
+REGISTERED, IMAGE_FOLDERS, FEATURE_FILES = _names("registered"), _names("image_folder"), _names("feature_file")
+
 wildcard_constraints:
     dataset="[A-Za-z0-9_]+",
     method="[A-Za-z0-9_]+",
@@ -35,6 +44,15 @@ def backbone_of(dataset):
 
 def features_of(wc):
     return f"data/features/{wc.dataset}/{backbone_of(wc.dataset)}.parquet"
+
+
+def source_config(wc):
+    return json.dumps(P["datasets"][wc.dataset]["source"], sort_keys=True)
+
+
+def source_path(wc):
+    src = P["datasets"][wc.dataset]["source"]
+    return src.get("path") or src.get("root")
 
 
 def tasks_of(dataset):
@@ -60,6 +78,8 @@ def method_algorithm(wc):
 def table_metrics(dataset):
     from mtlbench.data.registry import DATASETS as REGISTRY
 
+    if dataset not in REGISTRY:  # image_folder / feature_file datasets are classification
+        return ["accuracy"]
     spec = REGISTRY[dataset]
     types = {spec.task_type(t) for t in P["datasets"][dataset]["tasks"]}
     return (["accuracy"] if "classification" in types else []) + (["mse", "mae"] if "regression" in types else [])
