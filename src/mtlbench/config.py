@@ -11,8 +11,8 @@ The library never reads ``params.yaml`` itself: callers pass the parsed mapping.
 from __future__ import annotations
 
 import dataclasses
-import json
 import difflib
+import json
 import types
 import typing
 from collections.abc import Mapping
