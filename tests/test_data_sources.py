@@ -228,3 +228,23 @@ def test_count_check_and_overrides_are_clear(tmp_path):
         get_source("office_home", {"sources": {"Art.zip": {"urls": ["x"]}}})
     with pytest.raises(ConfigError, match="unknown task"):
         get_source("office_home", {"expected_counts": {"art": 3}})
+
+
+def test_cli_prepare_with_url_override(tmp_path, capsys):
+    from mtlbench.cli import main
+
+    members = {f"{d}/{c}/{d}_{c}.jpg": jpeg(i) for i, d in enumerate(("amazon", "webcam", "dslr", "caltech10"))
+               for c in ("mug", "bike")}
+    data = tgz(members)
+    with serve({"/oc.tgz": Served(data)}) as base:
+        overrides = {"sources": {"officecaltech.tgz": {"urls": [f"{base}/oc.tgz"]}},
+                     "expected_counts": dict.fromkeys(("amazon", "webcam", "dslr", "caltech"), 2)}
+        rc = main(["prepare", "--dataset", "office_caltech", "--out", str(tmp_path / "raw" / "office_caltech"),
+                   "--overrides", json.dumps(overrides), "--quiet"])
+        assert rc == 0
+        overrides["expected_counts"] = {}
+        (tmp_path / "raw" / "office_caltech" / "manifest.json").unlink()
+        rc = main(["prepare", "--dataset", "office_caltech", "--out", str(tmp_path / "raw" / "office_caltech"),
+                   "--overrides", json.dumps(overrides), "--quiet"])
+    assert rc == 2 and "amazon: 2 (published 958)" in capsys.readouterr().err
+    assert len(read_index(tmp_path / "raw" / "office_caltech")) == 8

@@ -288,3 +288,26 @@ def merge_shards(shard_paths: Sequence[Path], out_path: Path, meta: dict) -> dic
                 if table.num_rows:
                     writer.write_table(table.replace_schema_metadata(schema.metadata))
     return {"num_samples": num, "skipped": skipped, "shards": len(shard_paths)}
+
+
+def extract_index_features(raw_dir: str | os.PathLike, out_path: str | os.PathLike, config: dict, *,
+                           device: str = "cpu", workers: int = 4, shard_size: int = 4096,
+                           skip_unreadable: bool = False, decode: str = "cpu", progress: bool = True) -> dict:
+    """The features stage for an image-file dataset: ``raw_dir/index.parquet`` -> VGG16 fc7 table."""
+    from ..config import build_dataclass
+    from ..data.prepare import MANIFEST, read_index
+    from ..io import read_json
+
+    cfg = build_dataclass(VGG16Config, config, "backbones.vgg16_fc7")
+    raw_dir = Path(raw_dir)
+    records = read_index(raw_dir)
+    manifest = read_json(raw_dir / MANIFEST)
+    meta = {"dataset": manifest.get("dataset"), "classes": manifest.get("classes"),
+            "source_files": manifest.get("files", {}),
+            "source_archives": {s["filename"]: s["sha256"] for s in manifest.get("sources", [])},
+            "task_types": {}, "splits": {r.sample_id: r.split for r in records if r.split is not None} or None}
+    return extract_vgg16_fc7_files([str(raw_dir / r.path) for r in records], [r.sample_id for r in records],
+                                   [r.task for r in records], [r.label for r in records], out_path, cfg,
+                                   device=device, workers=workers, shard_size=shard_size,
+                                   skip_unreadable=skip_unreadable, decode=decode, metadata=meta,
+                                   progress=progress)
