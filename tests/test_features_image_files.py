@@ -121,3 +121,24 @@ def test_changed_settings_restart_the_shards(images, tmp_path):
                                 VGG16Config(weights="random", precision="bf16"), model=_tiny_model(),
                                 workers=0, shard_size=1, progress=False)
     assert s["computed_shards"] == 3 and read_features(out).metadata["precision"] == "bf16"
+
+
+def test_bytes_decode_path_matches_pil_path_and_reports_bad_files(images):
+    """The GPU-decode path's code (decode_jpeg on bytes) run on the CPU: the fallback testable here."""
+    from mtlbench.features.image_files import decode_bytes_batch, decode_file_cpu, resize_crop_uint8
+
+    blobs = [torch.frombuffer(bytearray(open(p, "rb").read()), dtype=torch.uint8) for p in images]
+    blobs.insert(1, torch.frombuffer(bytearray(b"\xff\xd8 broken"), dtype=torch.uint8))
+    x, failed = decode_bytes_batch(blobs, "cpu", 256, 224)
+    assert [k for k, _ in failed] == [1] and x.shape == (5, 3, 224, 224) and x.dtype == torch.uint8
+    pil = torch.stack([resize_crop_uint8(decode_file_cpu(p), 256, 224) for p in images])
+    # libjpeg-turbo (torchvision) and PIL's libjpeg may round the IDCT differently; PNG is exact
+    assert (x.int() - pil.int()).abs().float().mean() < 2.0
+    assert torch.equal(x[3], pil[3])
+
+
+def test_cuda_decode_needs_a_cuda_device(images, tmp_path):
+    from mtlbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="decode: 'cuda' needs a CUDA device"):
+        run(images, tmp_path / "f.parquet", _tiny_model(), batch_size=2, decode="cuda")

@@ -109,21 +109,48 @@ def _worker_init(_):
     torch.set_num_threads(1)  # one decode per worker process; the workers are the parallelism
 
 
-def _gpu_decode_batch(blobs, device, resize, crop):
-    """Raw file bytes -> (B, 3, crop, crop) uint8 on ``device``; JPEGs decoded on the GPU."""
+def decode_bytes_batch(blobs, device, resize: int, crop: int):
+    """Raw file bytes -> ((B', 3, crop, crop) uint8 on ``device``, [(position, error)] of undecodable ones).
+
+    JPEGs are decoded in one ``torchvision.io.decode_jpeg`` call on ``device`` (nvjpeg on
+    CUDA); other formats, and a batch whose joint decode fails, fall back to one-by-one
+    decoding so that a bad file is reported by itself.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        # torchvision 0.29 announces a move of its decoders to TorchCodec; they still work
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _decode_bytes_batch(blobs, device, resize, crop)
+
+
+def _decode_bytes_batch(blobs, device, resize: int, crop: int):
     import torch
     from torchvision.io import ImageReadMode, decode_image, decode_jpeg
 
-    out = [None] * len(blobs)
+    out: list = [None] * len(blobs)
+    failed: list[tuple[int, str]] = []
     jpeg_at = [k for k, b in enumerate(blobs) if len(b) > 2 and b[0] == 0xFF and b[1] == 0xD8]
     if jpeg_at:
-        decoded = decode_jpeg([blobs[k] for k in jpeg_at], mode=ImageReadMode.RGB, device=device)
-        for k, img in zip(jpeg_at, decoded):
-            out[k] = img
+        try:
+            decoded = decode_jpeg([blobs[k] for k in jpeg_at], mode=ImageReadMode.RGB, device=device)
+            for k, img in zip(jpeg_at, decoded):
+                out[k] = img
+        except RuntimeError:
+            pass  # one bad file spoils the batch call: decode one by one below
     for k, b in enumerate(blobs):
-        if out[k] is None:  # PNG, BMP, ... : the CPU decoder
-            out[k] = decode_image(b, mode=ImageReadMode.RGB).to(device)
-    return torch.stack([resize_crop_uint8(img, resize, crop) for img in out])
+        if out[k] is not None:
+            continue
+        try:
+            if k in jpeg_at:
+                out[k] = decode_jpeg(b, mode=ImageReadMode.RGB, device=device)
+            else:  # PNG, BMP, ...: the CPU decoder
+                out[k] = decode_image(b, mode=ImageReadMode.RGB).to(device)
+        except RuntimeError as e:
+            failed.append((k, f"{type(e).__name__}: {e}"))
+    good = [resize_crop_uint8(img, resize, crop) for img in out if img is not None]
+    x = torch.stack(good) if good else torch.empty((0, 3, crop, crop), dtype=torch.uint8, device=device)
+    return x, failed
 
 
 def _plan(sample_ids: Sequence[str], paths: Sequence[str], config: VGG16Config, shard_size: int, decode: str) -> dict:
@@ -224,6 +251,12 @@ def extract_vgg16_fc7_files(
         bar = tqdm(total=sum(len(b) for b in batches), unit="img", desc="vgg16_fc7", disable=not progress)
         with torch.inference_mode():
             for idx, batch, failed in loader:
+                x = None
+                if idx and decode == "cuda":
+                    x, bad = decode_bytes_batch(batch, device_t, config.resize, config.crop)
+                    bad_pos = {k for k, _ in bad}
+                    failed = failed + [(idx[k], err) for k, err in bad]
+                    idx = [i for k, i in enumerate(idx) if k not in bad_pos]
                 for i, err in failed:
                     if not skip_unreadable:
                         raise DataError(f"unreadable image {paths[i]} (sample {sample_ids[i]}): {err}. "
@@ -231,9 +264,7 @@ def extract_vgg16_fc7_files(
                     skipped.setdefault(i // shard_size, []).append(
                         {"sample_id": sample_ids[i], "path": str(paths[i]), "error": err})
                 if idx:
-                    if decode == "cuda":
-                        x = _gpu_decode_batch(batch, device_t, config.resize, config.crop)
-                    else:
+                    if x is None:
                         x = batch.to(device_t, non_blocking=True)
                     t0 = time.perf_counter()
                     x = (x.float().div_(255.0) - mean) / std
