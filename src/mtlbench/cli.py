@@ -47,6 +47,26 @@ def cmd_download(a) -> None:
     get_dataset(a.dataset).build(Path(a.out))
 
 
+def cmd_prepare(a) -> None:
+    from .data.prepare import prepare_dataset
+    from .data.releases import get_source
+
+    spec = get_source(a.dataset, a.overrides)
+    prepare_dataset(spec, a.out, a.downloads, a.lock, retries=a.retries, timeout_s=a.timeout,
+                    progress=not a.quiet)
+
+
+def cmd_features_files(a) -> None:
+    from .features.image_files import extract_index_features
+    from .runinfo import resolve_device
+
+    _set_threads(a.threads)
+    summary = extract_index_features(a.raw, a.out, a.config, device=resolve_device(a.device), workers=a.workers,
+                                     shard_size=a.shard_size, skip_unreadable=a.skip_unreadable,
+                                     decode=a.decode, progress=not a.quiet)
+    print(json.dumps({k: v for k, v in summary.items() if k != "skipped"} | {"skipped": len(summary["skipped"])}))
+
+
 def cmd_features(a) -> None:
     from .features.extract import extract_features
     from .runinfo import resolve_device
@@ -219,6 +239,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the dataset entry's keys as JSON (path, format, files, ...; `mtlbench check` prints them as 'source')")
     s.add_argument("--out", required=True, help="data/features/{dataset}/precomputed.parquet")
     s.set_defaults(fn=cmd_import_features)
+
+    s = sub.add_parser("prepare", help="download, verify, extract and index a real dataset")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.add_argument("--dataset", required=True, help="office_home | office_caltech | image_clef | domainnet | amtnn_digits")
+    s.add_argument("--out", required=True, help="data/raw/{dataset}")
+    s.add_argument("--downloads", default=None, help="archive folder (default: data/raw/downloads beside --out)")
+    s.add_argument("--lock", default=None, help="sha256 lock file (default: data/raw/downloads.lock.json)")
+    s.add_argument("--overrides", type=_json_arg, default={},
+                   help="params datasets.<name>.download as JSON: {sources: {file: {urls, md5, sha256}}, expected_counts}")
+    s.add_argument("--retries", type=int, default=3, help="tries per mirror")
+    s.add_argument("--timeout", type=float, default=60.0, help="seconds without data before a try fails")
+    s.set_defaults(fn=cmd_prepare)
+
+    s = sub.add_parser("features-files", parents=[common], help="image files (index.parquet) -> VGG16 fc7 table, sharded")
+    s.add_argument("--raw", required=True, help="data/raw/{dataset} with index.parquet")
+    s.add_argument("--out", required=True, help="data/features/{dataset}/vgg16_fc7.parquet")
+    s.add_argument("--config", type=_json_arg, default={}, help="backbones.vgg16_fc7 settings as JSON")
+    s.add_argument("--workers", type=int, default=4, help="DataLoader decode workers")
+    s.add_argument("--shard-size", type=int, default=4096, help="images per resumable shard")
+    s.add_argument("--skip-unreadable", action="store_true", help="leave unreadable images out (listed in the metadata)")
+    s.add_argument("--decode", choices=("cpu", "cuda"), default="cpu", help="cuda: JPEG decode on the GPU")
+    s.set_defaults(fn=cmd_features_files)
 
     s = sub.add_parser("splits", help="features table -> stratified split for one (ratio, seed)")
     s.add_argument("--features", required=True)
