@@ -20,8 +20,8 @@ from typing import Any
 
 from .errors import ConfigError
 
-TOP_LEVEL_KEYS = ("datasets", "backbones", "methods", "train_ratios", "seeds", "device", "split_lists")
-DATASET_KEYS = ("backbone", "tasks", "enabled")
+TOP_LEVEL_KEYS = ("datasets", "backbones", "methods", "train_ratios", "seeds", "device", "split_lists", "features")
+DATASET_KEYS = ("backbone", "tasks", "enabled", "download")
 
 
 def _allowed(values) -> str:
@@ -175,6 +175,14 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"datasets.{name}.backbone: unknown backbone {backbone!r}; allowed: {_allowed(BACKBONES)}")
         backbones.setdefault(backbone, dataclasses.asdict(BACKBONES[backbone].Config()))
         datasets[name] = {"backbone": backbone, "tasks": tasks, "enabled": bool(values.get("enabled", True))}
+        if "download" in values:  # URL / checksum overrides of a real release (mtlbench.data.releases)
+            from .data.releases import SOURCES, with_overrides
+
+            if name not in SOURCES:
+                raise ConfigError(f"datasets.{name}.download: {name!r} is built offline, it has no download; "
+                                  f"datasets with downloads: {_allowed(SOURCES)}")
+            with_overrides(SOURCES[name], _require_mapping(values["download"], f"datasets.{name}.download"))
+            datasets[name]["download"] = dict(values["download"])
 
     methods = {}
     for label, values in _require_mapping(params.get("methods"), "methods").items():
@@ -211,8 +219,13 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
                               f"allowed: {_allowed(datasets)}")
         split_lists[name] = dataclasses.asdict(cfg)
 
+    from .features.backbones import ImageFilesConfig
+
+    features = dataclasses.asdict(build_dataclass(ImageFilesConfig, _require_mapping(params.get("features"), "features"),
+                                                  "features"))
     resolved = {
         "datasets": datasets,
+        "features": features,
         "backbones": backbones,
         "methods": methods,
         "train_ratios": [float(r) for r in ratios],

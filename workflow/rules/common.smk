@@ -27,7 +27,25 @@ def _names(kind):
     return "|".join(names) if names else "(?!x)x"
 
 
-REGISTERED, IMAGE_FOLDERS, FEATURE_FILES = _names("registered"), _names("image_folder"), _names("feature_file")
+def _release_names():
+    from mtlbench.data.releases import SOURCES
+
+    names = [d for d in P["datasets"] if d in SOURCES]
+    return "|".join(names) if names else "(?!x)x"
+
+
+# registered datasets split into the embedded ones (built offline) and the real releases
+RELEASES = _release_names()
+REGISTERED = "|".join(
+    d for d, s in P["datasets"].items() if s.get("kind", "registered") == "registered" and d not in RELEASES.split("|")
+) or "(?!x)x"
+IMAGE_FOLDERS, FEATURE_FILES = _names("image_folder"), _names("feature_file")
+# image-file releases get their VGG16 features from the sharded, resumable extractor
+FILE_RELEASES = "|".join(d for d in RELEASES.split("|") if d not in ("amtnn_digits", "(?!x)x")) or "(?!x)x"
+
+
+def download_overrides(wc):
+    return json.dumps(P["datasets"][wc.dataset].get("download", {}), sort_keys=True)
 
 wildcard_constraints:
     dataset="[A-Za-z0-9_]+",

@@ -42,3 +42,21 @@ rule import_features:
     shell:
         "mtlbench import-features --dataset {wildcards.dataset} --config '{params.config}'"
         " --out {output} > {log} 2>&1"
+
+
+rule prepare_release:
+    # a real benchmark dataset: download (mirrors, resume, checksums), extract, index
+    output:
+        "data/raw/{dataset}/manifest.json",
+    wildcard_constraints:
+        dataset=RELEASES,
+    params:
+        overrides=download_overrides,
+    resources:
+        download=1,  # cap parallel downloads with --resources download=N
+    log:
+        "logs/download/{dataset}.log",
+    shell:
+        "mtlbench prepare --dataset {wildcards.dataset} --out data/raw/{wildcards.dataset}"
+        " --downloads data/raw/downloads --lock data/raw/downloads.lock.json"
+        " --overrides '{params.overrides}' > {log} 2>&1"

@@ -18,3 +18,33 @@ rule features:
         "mtlbench features --raw data/raw/{wildcards.dataset} --backbone {wildcards.backbone}"
         " --config '{params.config}' --device {params.device} --threads {threads} --workers {threads}"
         " --out {output} > {log} 2>&1"
+
+
+rule features_files:
+    # VGG16 fc7 over a downloaded release's image files: DataLoader decoding, resumable shards
+    input:
+        "data/raw/{dataset}/manifest.json",
+    output:
+        "data/features/{dataset}/vgg16_fc7.parquet",
+    wildcard_constraints:
+        dataset=FILE_RELEASES,
+    params:
+        config=lambda wc: json.dumps(P["backbones"]["vgg16_fc7"], sort_keys=True),
+        workers=P["features"]["workers"],
+        shard_size=P["features"]["shard_size"],
+        decode=P["features"]["decode"],
+        skip="--skip-unreadable" if P["features"]["skip_unreadable"] else "",
+        device=P["device"],
+    threads: 2
+    resources:
+        gpu=1,
+    log:
+        "logs/features/{dataset}_vgg16_fc7.log",
+    shell:
+        "mtlbench features-files --raw data/raw/{wildcards.dataset} --out {output}"
+        " --config '{params.config}' --device {params.device} --threads {threads}"
+        " --workers {params.workers} --shard-size {params.shard_size} --decode {params.decode}"
+        " {params.skip} > {log} 2>&1"
+
+
+ruleorder: features_files > features

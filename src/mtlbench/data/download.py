@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from ..errors import DataError
 from ..io import write_json
 
@@ -180,6 +178,8 @@ def _download_once(url: str, part: Path, timeout: float, progress: bool, expecte
         length = response.headers.get("Content-Length")
         total = start + int(length) if length is not None else expected_size
         received = 0
+        from tqdm.auto import tqdm  # here: the registry imports this module on every DAG plan
+
         bar = tqdm(total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024,
                    desc=part.name[: -len(".part")], disable=not progress, leave=False)
         try:

@@ -48,6 +48,29 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+def _build_release(name: str) -> Callable[[Path], None]:
+    def build(out_dir: Path) -> None:
+        from .prepare import prepare_dataset
+        from .releases import get_source
+
+        prepare_dataset(get_source(name), out_dir)
+
+    return build
+
+
+def _register_releases() -> None:
+    """The real benchmark datasets, downloaded and verified (:mod:`mtlbench.data.releases`)."""
+    from .releases import SOURCES
+
+    for name, src in SOURCES.items():
+        DATASETS[name] = DatasetSpec(name=name, tasks=src.tasks, classes=src.classes, build=_build_release(name),
+                                     default_backbone="pixels" if src.layout is None else "vgg16_fc7",
+                                     description=src.description)
+
+
+_register_releases()
+
+
 def get_dataset(name: str) -> DatasetSpec:
     from ..config import unknown_key_error
 

@@ -96,6 +96,20 @@ class VGG16Config:
                               "fc6 needs 7x7: use a crop in 224..255 (224 as published)")
 
 
+@dataclass(frozen=True)
+class ImageFilesConfig:
+    """params.yaml ``features:``: how image-file datasets (real releases) are decoded and sharded."""
+
+    workers: int = 8  # DataLoader decode workers per features job
+    shard_size: int = 4096  # images per resumable shard (data/features/{d}/vgg16_fc7.shards/)
+    skip_unreadable: bool = False  # true: leave unreadable images out, listed in the table metadata
+    decode: Literal["cpu", "cuda"] = "cpu"  # cuda: JPEG decode on the GPU (only with a CUDA device)
+
+    def check(self, where: str) -> None:
+        if self.workers < 0 or self.shard_size < 1:
+            raise ConfigError(f"{where}: workers must be >= 0 and shard_size >= 1")
+
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
