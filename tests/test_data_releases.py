@@ -248,3 +248,28 @@ def test_cli_prepare_with_url_override(tmp_path, capsys):
                    "--overrides", json.dumps(overrides), "--quiet"])
     assert rc == 2 and "amazon: 2 (published 958)" in capsys.readouterr().err
     assert len(read_index(tmp_path / "raw" / "office_caltech")) == 8
+
+
+def test_index_to_features_table(tmp_path):
+    """download -> index.parquet -> sharded features table, sample ids and labels carried through."""
+    import torch
+
+    from mtlbench.features.image_files import extract_index_features
+    from mtlbench.features.table import read_features
+
+    archives = {}
+    for k, d in enumerate(("Art", "Clipart", "Product", "Real_World")):
+        archives[f"{d}.tgz"] = tgz({f"{d}/Mug/{k}.jpg": jpeg(k), f"{d}/Pen/{k}.jpg": jpeg(k + 4)})
+    spec, manifest, _ = run_prepare(tmp_path, "office_home", archives,
+                                    dict.fromkeys(("Art", "Clipart", "Product", "Real_World"), 2))
+    torch.manual_seed(0)
+    tiny = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 4096))
+    out = tmp_path / "features" / "office_home" / "vgg16_fc7.parquet"
+    summary = extract_index_features(tmp_path / "raw" / "office_home", out, {"weights": "random", "batch_size": 3},
+                                     workers=0, shard_size=3, progress=False, model=tiny)
+    table = read_features(out)
+    recs = read_index(tmp_path / "raw" / "office_home")
+    assert list(table.sample_id) == [r.sample_id for r in recs] and list(table.label) == [r.label for r in recs]
+    assert table.feature.shape == (8, 4096) and summary["shards"] == 3
+    assert table.metadata["dataset"] == "office_home" and len(table.metadata["classes"]) == 65
+    assert set(table.metadata["source_archives"]) == set(archives)

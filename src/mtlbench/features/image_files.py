@@ -323,8 +323,12 @@ def merge_shards(shard_paths: Sequence[Path], out_path: Path, meta: dict) -> dic
 
 def extract_index_features(raw_dir: str | os.PathLike, out_path: str | os.PathLike, config: dict, *,
                            device: str = "cpu", workers: int = 4, shard_size: int = 4096,
-                           skip_unreadable: bool = False, decode: str = "cpu", progress: bool = True) -> dict:
-    """The features stage for an image-file dataset: ``raw_dir/index.parquet`` -> VGG16 fc7 table."""
+                           skip_unreadable: bool = False, decode: str = "cpu", progress: bool = True,
+                           model=None) -> dict:
+    """The features stage for an image-file dataset: ``raw_dir/index.parquet`` -> VGG16 fc7 table.
+
+    ``model``: an already built fc7 model (tests); by default it is built from ``config``.
+    """
     from ..config import build_dataclass
     from ..data.prepare import MANIFEST, read_index
     from ..io import read_json
@@ -341,4 +345,4 @@ def extract_index_features(raw_dir: str | os.PathLike, out_path: str | os.PathLi
                                    [r.task for r in records], [r.label for r in records], out_path, cfg,
                                    device=device, workers=workers, shard_size=shard_size,
                                    skip_unreadable=skip_unreadable, decode=decode, metadata=meta,
-                                   progress=progress)
+                                   progress=progress, model=model)
