@@ -146,3 +146,25 @@ def test_changing_one_method_reruns_only_its_jobs(project):
     _, out = sh(d, "dvc", "repro")
     assert stl_run.stat().st_mtime_ns == before
     assert json.loads((d / "results/runs/digits/bmtl/r0.1_s0.json").read_text())["hparams"]["lr"] == 0.002
+
+
+def test_real_datasets_plan_download_features_splits_train(tmp_path):
+    """With the real releases enabled, `snakemake -n` plans every stage for each of them."""
+    for name in ("Snakefile",):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    releases = ["office_home", "office_caltech", "image_clef", "domainnet", "amtnn_digits"]
+    for d in releases:
+        params["datasets"][d]["enabled"] = True
+    params["datasets"]["digits"]["enabled"] = False
+    params["methods"] = {"stl": {}, "bmtl": {}}
+    params["train_ratios"], params["seeds"] = [0.1], [0]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _, out = sh(tmp_path, "snakemake", "-n", "--cores", "8", "--resources", "gpu=2")
+    counts = job_counts(out)
+    assert counts["prepare_release"] == 5
+    assert counts["features_files"] == 4 and counts["features"] == 1  # amtnn_digits: pixels
+    assert counts["splits"] == 5 and counts["train"] == 10
+    for d in releases:
+        assert f"data/raw/{d}/manifest.json" in out
