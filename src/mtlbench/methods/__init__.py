@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+from .amtnn import AMTNNH, AMTNNW
 from .base import Method, MethodResult, Problem, TaskData
 from .bmtl import BMTL
+from .mrn import MRN
 from .stl import STL
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (STL, BMTL)}
+METHODS: dict[str, type[Method]] = {m.name: m for m in (STL, BMTL, AMTNNH, AMTNNW, MRN)}
 
 
 def get_method(name: str) -> type[Method]:
