@@ -96,6 +96,20 @@ def cmd_metrics(a) -> None:
     write_metrics(a.runs, a.out)
 
 
+def cmd_relation_heatmap(a) -> None:
+    from .report.relation_figures import plot_relation_heatmaps
+
+    plot_relation_heatmaps(a.runs, a.out, relation=a.relation, methods=a.methods or None)
+    print(f"{a.out}: {a.relation} of {len(a.runs)} runs")
+
+
+def cmd_tsne(a) -> None:
+    from .report.relation_figures import plot_feature_tsne
+
+    plot_feature_tsne(a.run, a.out, samples_per_task=a.samples, perplexity=a.perplexity, seed=a.seed)
+    print(f"{a.out}: t-SNE of {a.run}")
+
+
 class _null:
     def __enter__(self):
         return None
@@ -165,6 +179,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--runs", nargs="+", required=True)
     s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_metrics)
+
+    s = sub.add_parser("relation-heatmap", help="run JSONs -> heat map of a learned relation per method (PNG)")
+    s.add_argument("--runs", nargs="+", required=True)
+    s.add_argument("--relation", default="alpha", help="relation name in the runs (alpha, divergence, task_covariance)")
+    s.add_argument("--methods", type=_csv_list, default=None, help="labels to show, in order (default: all)")
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_relation_heatmap)
+
+    s = sub.add_parser("tsne", help="one run JSON with extra.embedding -> t-SNE of learned features by task (PNG)")
+    s.add_argument("--run", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--samples", type=int, default=None, help="samples per task (default: all stored)")
+    s.add_argument("--perplexity", type=float, default=30.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=cmd_tsne)
     return p
 
 

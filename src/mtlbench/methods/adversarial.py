@@ -35,10 +35,13 @@ def grad_reverse(x: torch.Tensor, coeff: float = 1.0) -> torch.Tensor:
     return _GradReverse.apply(x, coeff)
 
 
-def discriminator(in_dim: int, hidden: int) -> nn.Module:
-    """Pairwise domain discriminator / critic: Linear-ELU-Linear to one logit/score
-    (the public AMTNN code's fc(F,128)-ELU-fc(128,1); the sigmoid lives in the loss)."""
-    return nn.Sequential(nn.Linear(in_dim, hidden), nn.ELU(), nn.Linear(hidden, 1))
+def discriminator(in_dim: int, hidden: int, sigmoid: bool = False) -> nn.Module:
+    """Pairwise domain discriminator / critic: Linear-ELU-Linear to one score (the public AMTNN
+    code's fc(F,128)-ELU-fc(128,1)).  A discriminator's sigmoid lives in its loss; ``sigmoid``
+    appends one to a critic, as the public code does for its Wasserstein critic: the score is
+    bounded in [0, 1], which keeps the min-max through gradient reversal from running away."""
+    layers = [nn.Linear(in_dim, hidden), nn.ELU(), nn.Linear(hidden, 1)]
+    return nn.Sequential(*layers, nn.Sigmoid()) if sigmoid else nn.Sequential(*layers)
 
 
 def domain_loss_and_accuracy(disc: nn.Module, z_a: torch.Tensor, z_b: torch.Tensor) -> tuple[torch.Tensor, float]:

@@ -67,10 +67,11 @@ class AMTNNHparams:
     kappa: float = 1.0  # weight of sqrt(Σ α²/m) in the relation step (paper form)
     adversarial_weight: float = 1.0  # ρ' on the adversarial term of the network step (public code: 1)
     gp_weight: float = 1.0  # W variant: gradient-penalty weight λ
+    critic_output: Literal["sigmoid", "linear"] = "sigmoid"  # W variant: public code's bounded critic, or linear
     critic_steps: int = 1  # discriminator/critic updates per batch; >1 adds critic-only updates first
     lr: float = 0.01  # SGD
     momentum: float = 0.9
-    epochs: int = 15
+    epochs: int = 10
     lr_halving_epochs: int = 50  # lr halved every this many epochs (public code: 50 H, 30 W)
     batch_size: int = 16  # samples per task per batch
     train_samples: int = 0  # training samples per task (0 = all of the split's; public code: 1000)
@@ -192,7 +193,8 @@ class AMTNN(Method):
         heads = nn.ModuleList(nn.Sequential(nn.Linear(feat_dim, hp.head_hidden), nn.ELU(), nn.Linear(hp.head_hidden, K))
                               for _ in range(T))
         pairs = [(t, k) for t in range(T) for k in range(t + 1, T)]
-        discs = nn.ModuleList(discriminator(feat_dim, hp.disc_hidden) for _ in pairs)
+        bounded = self.divergence == "w" and hp.critic_output == "sigmoid"
+        discs = nn.ModuleList(discriminator(feat_dim, hp.disc_hidden, sigmoid=bounded) for _ in pairs)
         extractor.to(device), heads.to(device), discs.to(device)
         opt = torch.optim.SGD(list(extractor.parameters()) + list(heads.parameters()) + list(discs.parameters()),
                               lr=hp.lr, momentum=hp.momentum)
