@@ -106,7 +106,8 @@ def cmd_relation_heatmap(a) -> None:
 def cmd_tsne(a) -> None:
     from .report.relation_figures import plot_feature_tsne
 
-    plot_feature_tsne(a.run, a.out, samples_per_task=a.samples, perplexity=a.perplexity, seed=a.seed)
+    plot_feature_tsne(a.run, a.out, samples_per_task=a.samples, perplexity=a.perplexity, seed=a.seed,
+                      max_iter=a.iterations, threads=a.threads)
     print(f"{a.out}: t-SNE of {a.run}")
 
 
@@ -193,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--samples", type=int, default=None, help="samples per task (default: all stored)")
     s.add_argument("--perplexity", type=float, default=30.0)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--iterations", type=int, default=1000, help="t-SNE optimisation steps (>= 250)")
+    s.add_argument("--threads", type=int, default=None, help="cap on OpenMP/BLAS threads")
     s.set_defaults(fn=cmd_tsne)
     return p
 

@@ -18,6 +18,8 @@ all three modes from the previous precisions.  As in the authors' code (thuml/MT
 ``tensor_op.UpdateCov``) the precisions are the stored quantities, the MLE's 1/(C·D) factor is
 left out (the trace normalisation removes the scale), ε = 1e-5 and each precision is rescaled to
 unit trace; the prior sits on the top (classifier) layer, the code's default (``cov_fc7=False``).
+One difference: MTlearn forms M Mᵀ with M = W ×₂ Ω_C ×₃ Ω_D (the other precisions squared);
+this module uses the paper's W_(1)(Ω_C ⊗ Ω_D)W_(1)ᵀ = M W_(1)ᵀ.
 """
 
 from __future__ import annotations

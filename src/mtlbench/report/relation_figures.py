@@ -69,16 +69,22 @@ def plot_relation_heatmaps(run_paths, out_path: str | Path, relation: str = "alp
     plt.close(fig)
 
 
-def tsne_embedding(features: np.ndarray, perplexity: float = 30.0, seed: int = 0) -> np.ndarray:
-    """(n, F) -> (n, 2) with scikit-learn's t-SNE (PCA initialisation, fixed seed)."""
+def tsne_embedding(features: np.ndarray, perplexity: float = 30.0, seed: int = 0, max_iter: int = 1000,
+                   threads: int | None = None) -> np.ndarray:
+    """(n, F) -> (n, 2) with scikit-learn's t-SNE (PCA initialisation, fixed seed); ``threads``
+    caps its OpenMP/BLAS threads (on a busy machine extra threads mostly spin)."""
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
 
     perplexity = min(perplexity, max(2.0, (len(features) - 1) / 3))
-    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(features)
+    with threadpool_limits(limits=threads):
+        return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
+                    max_iter=max_iter).fit_transform(features)
 
 
 def plot_feature_tsne(run_path: str | Path, out_path: str | Path, samples_per_task: int | None = None,
-                      perplexity: float = 30.0, seed: int = 0) -> None:
+                      perplexity: float = 30.0, seed: int = 0, max_iter: int = 1000,
+                      threads: int | None = None) -> None:
     """t-SNE of a run's learned features, coloured by task (marker text: none; one colour per task).
 
     ``samples_per_task`` (None = all stored) subsamples each task's stored embedding rows.
@@ -99,7 +105,7 @@ def plot_feature_tsne(run_path: str | Path, out_path: str | Path, samples_per_ta
         idx = np.flatnonzero(tasks == t)
         keep.append(rng.permutation(idx)[:samples_per_task] if samples_per_task else idx)
     keep = np.concatenate(keep)
-    xy = tsne_embedding(feats[keep], perplexity, seed)
+    xy = tsne_embedding(feats[keep], perplexity, seed, max_iter, threads)
     fig, ax = plt.subplots(figsize=(4.5, 4.2), dpi=120)
     for t in dict.fromkeys(tasks[keep]):
         sel = tasks[keep] == t
