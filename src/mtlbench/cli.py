@@ -188,6 +188,19 @@ def cmd_gpu_slots(a) -> None:
 
     # without GPUs, training runs on the CPU and the gpu resource must not gate it
     print(len(visible_gpus()) or os.cpu_count() or 1)
+def cmd_relation_heatmap(a) -> None:
+    from .report.relation_figures import plot_relation_heatmaps
+
+    plot_relation_heatmaps(a.runs, a.out, relation=a.relation, methods=a.methods or None)
+    print(f"{a.out}: {a.relation} of {len(a.runs)} runs")
+
+
+def cmd_tsne(a) -> None:
+    from .report.relation_figures import plot_feature_tsne
+
+    plot_feature_tsne(a.run, a.out, samples_per_task=a.samples, perplexity=a.perplexity, seed=a.seed,
+                      max_iter=a.iterations, threads=a.threads)
+    print(f"{a.out}: t-SNE of {a.run}")
 
 
 class _null:
@@ -331,6 +344,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--runs", nargs="+", required=True)
     s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_metrics)
+
+    s = sub.add_parser("relation-heatmap", help="run JSONs -> heat map of a learned relation per method (PNG)")
+    s.add_argument("--runs", nargs="+", required=True)
+    s.add_argument("--relation", default="alpha", help="relation name in the runs (alpha, divergence, task_covariance)")
+    s.add_argument("--methods", type=_csv_list, default=None, help="labels to show, in order (default: all)")
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_relation_heatmap)
+
+    s = sub.add_parser("tsne", help="one run JSON with extra.embedding -> t-SNE of learned features by task (PNG)")
+    s.add_argument("--run", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--samples", type=int, default=None, help="samples per task (default: all stored)")
+    s.add_argument("--perplexity", type=float, default=30.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--iterations", type=int, default=1000, help="t-SNE optimisation steps (>= 250)")
+    s.add_argument("--threads", type=int, default=None, help="cap on OpenMP/BLAS threads")
+    s.set_defaults(fn=cmd_tsne)
     return p
 
 

@@ -5,14 +5,18 @@
 
 from __future__ import annotations
 
+from .amtnn import AMTNNH, AMTNNW
 from .base import Method, MethodResult, Problem, TaskData
 from .bmtl import BMTL
 from .linear_stl import LinearSTL
+from .mrn import MRN
 from .pooled import Pooled
 from .pooled_linear import PooledLinear
 from .stl import STL
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (STL, BMTL, LinearSTL, Pooled, PooledLinear)}
+METHODS: dict[str, type[Method]] = {
+    m.name: m for m in (STL, BMTL, LinearSTL, Pooled, PooledLinear, AMTNNH, AMTNNW, MRN)
+}
 
 
 def get_method(name: str) -> type[Method]:

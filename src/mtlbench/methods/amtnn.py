@@ -1,0 +1,339 @@
+"""AMTNN: adversarial multi-task networks with learned task relations (Shui et al., IJCAI 2019).
+
+"A Principled Approach for Learning Task Similarity in Multitask Learning".  The bound of
+their Theorem 1 (Eq. (1)), for every task t and α_t on the simplex,
+
+    R_t(h) <= Σ_i α_ti R̂_i(h) + C·sqrt(Σ_i α_ti²/m_i) + Σ_i α_ti d(D_t, D_i) + const,
+
+is minimised by alternating two steps each epoch (their Algorithm 1):
+
+1. Network step, α fixed (their Eq. (4)): a shared feature extractor f, one classifier h_t
+   per task and one discriminator/critic per task pair (t, k) are trained on
+       min_{f, h} max_{D}  Σ_t [ Σ_i α_ti L_i(h_t ∘ f) + ρ' Σ_{i≠t} α_ti d̂_ti(f) ],
+   the max over discriminators reached through gradient reversal (features maximise what the
+   discriminators minimise).  Following the public code (cjshui/AMTNN), one SGD step on
+       (1/T) Σ_t Σ_i α_ti L_i(h_t) + (ρ'/T) Σ_{t<k} (α_tk + α_kt) ℓ_tk
+   per batch, with ℓ_tk the discriminator's BCE (variant H; d̂_tk = its accuracy) or the WGAN-GP
+   critic loss E_t f - E_k f + λ·GP (variant W; d̂_tk = E_k f - E_t f, the dual W1 estimate);
+   ρ' = ``adversarial_weight`` (1 in the public code).
+2. Relation step, network fixed (their Eq. (5)): α_t = argmin_{simplex} Σ_i α_ti R̂_ti
+   + κ·sqrt(Σ_i α_ti²/m_i) + ρ Σ_i α_ti d̂_ti, solved exactly by
+   :func:`mtlbench.methods.relation_step.relation_step` from the epoch's average losses and
+   divergences.
+
+Choices where the paper is silent (public code in brackets): α initialised to 0.9 on the
+diagonal, the rest even; the W critic ends in a sigmoid as in the public code (``critic_output``;
+a linear critic through gradient reversal ran away to NaN within a few epochs on digits with
+SGD at lr 0.01); the gradient penalty is taken in feature space on detached features, so it
+trains the critic only [input space, through the extractor]; a negative W estimate enters the
+relation step as 0 (W1 >= 0) [used as is]; α is not rounded [rounded to 3 decimals].
+
+``code_compat: true`` reproduces the public code's two defects: no gradient reversal between
+the features and the discriminators (its discriminator spec names a layer the builder does not
+know, so the extractor receives the discriminators' own gradient and helps them separate the
+tasks instead of aligning them), and a softmax inside the classifier before the cross-entropy
+(which applies log-softmax again: the loss is bounded and nearly flat, and the R̂ seen by the
+relation step is compressed into [log(e + K - 1) - 1, log(e + K - 1)], ≈ [1.46, 2.46] for K = 10).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..errors import ConfigError
+from .adversarial import critic_loss, discriminator, domain_loss_and_accuracy, grad_reverse
+from .base import Method, MethodResult, Problem
+from .nets import mlp_extractor, seeded_generator
+from .relation_step import relation_step
+
+
+@dataclass(frozen=True)
+class AMTNNHparams:
+    """AMTNN settings.  Defaults follow the public code except the schedule (``epochs``): 10
+    epochs on digits at ratio 0.1 (180-250 training images per task, 12 batches an epoch) took
+    25-36 s of CPU time on one thread here (80-120 s wall on a shared, loaded 2-core machine);
+    the public code trains on 1,000 images per task (``train_samples: 1000`` with a large enough
+    split) for more epochs: raise ``epochs`` for published-scale runs."""
+
+    extractor: Literal["auto", "lenet", "mlp"] = "auto"  # auto: lenet when in_dim == prod(image_shape)
+    image_shape: tuple[int, ...] = (3, 28, 28)  # C, H, W of the rows the lenet extractor reshapes
+    conv_channels: tuple[int, ...] = (32, 64)  # lenet: conv5x5(pad 2)-ELU-maxpool3/2 per entry
+    mlp_hidden: int = 256  # mlp extractor width (feature datasets)
+    dropout: float = 0.0  # mlp extractor dropout
+    head_hidden: int = 128  # classifier h_t: fc(F, 128)-ELU-fc(128, K), as the public code
+    disc_hidden: int = 128  # discriminator/critic: fc(F, 128)-ELU-fc(128, 1)
+    alpha_mode: Literal["learned", "uniform", "identity"] = "learned"  # uniform/identity: fixed α baselines
+    alpha_init_diagonal: float = 0.9  # initial α_tt; the rest spread evenly over the row
+    rho: float = 0.5  # divergence weight in the relation step
+    kappa: float = 1.0  # weight of sqrt(Σ α²/m) in the relation step (paper form)
+    adversarial_weight: float = 1.0  # ρ' on the adversarial term of the network step (public code: 1)
+    gp_weight: float = 1.0  # W variant: gradient-penalty weight λ
+    critic_output: Literal["sigmoid", "linear"] = "sigmoid"  # W variant: public code's bounded critic, or linear
+    critic_steps: int = 1  # discriminator/critic updates per batch; >1 adds critic-only updates first
+    lr: float = 0.01  # SGD
+    momentum: float = 0.9
+    epochs: int = 10
+    lr_halving_epochs: int = 50  # lr halved every this many epochs (public code: 50 H, 30 W)
+    batch_size: int = 16  # samples per task per batch
+    train_samples: int = 0  # training samples per task (0 = all of the split's; public code: 1000)
+    code_compat: bool = False  # reproduce the public code's two defects (module docstring)
+    eval_every: int = 0  # test accuracy in the history every N epochs (0 = at the end only)
+    embedding_samples: int = 0  # test samples per task whose learned features go to extra["embedding"]
+
+    def check(self, where: str) -> None:
+        for key in ("mlp_hidden", "head_hidden", "disc_hidden", "critic_steps", "epochs",
+                    "lr_halving_epochs", "batch_size"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{where}.{key}: must be >= 1, got {getattr(self, key)}")
+        for key in ("train_samples", "eval_every", "embedding_samples"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{where}.{key}: must be >= 0, got {getattr(self, key)}")
+        for key in ("rho", "kappa", "adversarial_weight", "gp_weight"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{where}.{key}: must be >= 0, got {getattr(self, key)}")
+        if self.lr <= 0:
+            raise ConfigError(f"{where}.lr: must be > 0, got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"{where}.momentum: must be in [0, 1), got {self.momentum}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"{where}.dropout: must be in [0, 1), got {self.dropout}")
+        if not 0 < self.alpha_init_diagonal <= 1:
+            raise ConfigError(f"{where}.alpha_init_diagonal: must be in (0, 1], got {self.alpha_init_diagonal}")
+        if len(self.image_shape) != 3 or min(self.image_shape) < 1:
+            raise ConfigError(f"{where}.image_shape: must be [C, H, W], got {list(self.image_shape)}")
+        if not self.conv_channels or min(self.conv_channels) < 1:
+            raise ConfigError(f"{where}.conv_channels: must be a non-empty list of positive ints")
+
+
+@dataclass(frozen=True)
+class AMTNNHHparams(AMTNNHparams):
+    pass
+
+
+@dataclass(frozen=True)
+class AMTNNWHparams(AMTNNHparams):
+    lr_halving_epochs: int = 30
+
+
+class LeNetExtractor(nn.Module):
+    """Rows of C*H*W pixels -> conv5x5(pad 2)-ELU-maxpool(3, 2) blocks -> flat features
+    (the public code's extractor: 32 and 64 filters give 64·6·6 = 2,304 features on 28x28)."""
+
+    def __init__(self, image_shape: tuple[int, ...], channels: tuple[int, ...]):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        layers, c_in = [], image_shape[0]
+        for c in channels:
+            layers += [nn.Conv2d(c_in, c, kernel_size=5, stride=1, padding=2), nn.ELU(), nn.MaxPool2d(3, 2)]
+            c_in = c
+        self.body = nn.Sequential(*layers)
+        with torch.no_grad():
+            self.out_dim = int(self.body(torch.zeros(1, *self.image_shape)).numel())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x.view(-1, *self.image_shape)).flatten(1)
+
+
+def build_extractor(hp: AMTNNHparams, in_dim: int) -> tuple[nn.Module, int]:
+    kind = hp.extractor
+    if kind == "auto":
+        kind = "lenet" if in_dim == math.prod(hp.image_shape) else "mlp"
+    if kind == "lenet":
+        if in_dim != math.prod(hp.image_shape):
+            raise ConfigError(f"extractor: lenet needs rows of {math.prod(hp.image_shape)} = prod(image_shape "
+                              f"{list(hp.image_shape)}) values, the data has {in_dim}; use extractor: mlp")
+        ext = LeNetExtractor(hp.image_shape, hp.conv_channels)
+        return ext, ext.out_dim
+    return mlp_extractor(in_dim, hp.mlp_hidden, hp.dropout), hp.mlp_hidden
+
+
+def initial_alpha(n_tasks: int, diagonal: float) -> np.ndarray:
+    """α_tt = ``diagonal``, the rest of each row spread evenly (public code: 0.9)."""
+    if n_tasks == 1:
+        return np.ones((1, 1))
+    alpha = np.full((n_tasks, n_tasks), (1.0 - diagonal) / (n_tasks - 1))
+    np.fill_diagonal(alpha, diagonal)
+    return alpha
+
+
+def classification_losses(logits: torch.Tensor, ys: list[torch.Tensor], code_compat: bool) -> list[torch.Tensor]:
+    """Mean cross-entropy of one classifier's logits on each task's slice of the batch.
+    ``code_compat``: the public code's softmax before the cross-entropy (softmax applied twice)."""
+    out = torch.softmax(logits, dim=1) if code_compat else logits
+    losses, start = [], 0
+    for y in ys:
+        losses.append(nn.functional.cross_entropy(out[start : start + len(y)], y))
+        start += len(y)
+    return losses
+
+
+class AMTNN(Method):
+    """Shared machinery of both variants; ``divergence`` is "h" or "w"."""
+
+    divergence: str = "h"
+
+    def fit_predict(self, problem: Problem, seed: int, device: str = "cpu", progress: bool = True) -> MethodResult:
+        hp: AMTNNHparams = self.hp
+        for t in problem.tasks:
+            if problem.task_type(t) != "classification":
+                raise ConfigError(f"methods.{self.name}: AMTNN needs classification tasks; {t!r} is {problem.task_type(t)}")
+        gen = seeded_generator(seed)
+        T, K = len(problem.tasks), problem.n_classes
+        rng = np.random.default_rng(seed)
+        x_tr, y_tr = [], []
+        for t in problem.tasks:
+            d = problem.data[t]
+            idx = rng.permutation(len(d.y_train))
+            if hp.train_samples:
+                idx = idx[: hp.train_samples]
+            x_tr.append(torch.as_tensor(d.x_train[idx], dtype=torch.float32, device=device))
+            y_tr.append(torch.as_tensor(d.y_train[idx], dtype=torch.long, device=device))
+        n_train = np.array([len(y) for y in y_tr], dtype=np.float64)
+
+        extractor, feat_dim = build_extractor(hp, problem.in_dim)
+        heads = nn.ModuleList(nn.Sequential(nn.Linear(feat_dim, hp.head_hidden), nn.ELU(), nn.Linear(hp.head_hidden, K))
+                              for _ in range(T))
+        pairs = [(t, k) for t in range(T) for k in range(t + 1, T)]
+        bounded = self.divergence == "w" and hp.critic_output == "sigmoid"
+        discs = nn.ModuleList(discriminator(feat_dim, hp.disc_hidden, sigmoid=bounded) for _ in pairs)
+        extractor.to(device), heads.to(device), discs.to(device)
+        opt = torch.optim.SGD(list(extractor.parameters()) + list(heads.parameters()) + list(discs.parameters()),
+                              lr=hp.lr, momentum=hp.momentum)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=hp.lr_halving_epochs, gamma=0.5)
+        disc_opt = torch.optim.SGD(discs.parameters(), lr=hp.lr, momentum=hp.momentum) if hp.critic_steps > 1 else None
+
+        alpha = {"learned": initial_alpha(T, hp.alpha_init_diagonal), "uniform": np.full((T, T), 1.0 / T),
+                 "identity": np.eye(T)}[hp.alpha_mode]
+        alpha_history, history = [alpha.tolist()], []
+        n_batches = max(1, math.ceil(min(n_train) / hp.batch_size))
+        div = np.zeros((T, T))
+        losses_mat = np.zeros((T, T))
+
+        for epoch in tqdm(range(1, hp.epochs + 1), desc=self.name, unit="epoch", disable=not progress, leave=False):
+            perms = [torch.randperm(len(y), generator=gen) for y in y_tr]
+            losses_mat = np.zeros((T, T))
+            div = np.zeros((T, T))
+            for b in range(n_batches):
+                idx = [p[b * hp.batch_size : (b + 1) * hp.batch_size] if len(p) > b * hp.batch_size
+                       else p[: hp.batch_size] for p in perms]
+                xs = [x[i.to(x.device)] for x, i in zip(x_tr, idx)]
+                ys = [y[i.to(y.device)] for y, i in zip(y_tr, idx)]
+                z = extractor(torch.cat(xs))
+                zs = list(torch.split(z, [len(y) for y in ys]))
+                for _ in range(hp.critic_steps - 1):  # critic-only updates on fixed features
+                    self._adversarial(discs, pairs, [zz.detach() for zz in zs], alpha, hp, gen, disc_opt)
+
+                cls_loss = z.new_zeros(())
+                for t in range(T):
+                    per_task = classification_losses(heads[t](z), ys, hp.code_compat)
+                    cls_loss = cls_loss + sum(float(alpha[t, i]) * per_task[i] for i in range(T))
+                    losses_mat[t] += [float(v.detach()) for v in per_task]
+                z_adv = zs if hp.code_compat else [grad_reverse(zz) for zz in zs]
+                adv_loss, d_batch = self._adversarial_loss(discs, pairs, z_adv, alpha, hp, gen)
+                div += d_batch
+                loss = (cls_loss + hp.adversarial_weight * adv_loss) / T
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            sched.step()
+            losses_mat /= n_batches
+            div /= n_batches
+            if hp.alpha_mode == "learned":
+                # a W1 distance is >= 0: a negative critic estimate (the features momentarily ahead
+                # of the critic) carries no information, so it enters the relation step as 0
+                d_rel = np.maximum(div, 0.0) if self.divergence == "w" else div
+                alpha = relation_step(losses_mat, d_rel, n_train, kappa=hp.kappa, rho=hp.rho)
+                alpha_history.append(alpha.tolist())
+            if hp.eval_every and (epoch % hp.eval_every == 0) and epoch != hp.epochs:
+                history.append({"step": epoch, "test": self._test_accuracy(extractor, heads, problem, device)})
+
+        preds = {t: self._predict(extractor, heads[i], problem.data[t].x_test, device) for i, t in enumerate(problem.tasks)}
+        history.append({"step": hp.epochs, "test": {t: float(np.mean(preds[t] == problem.data[t].y_test)) for t in preds}})
+        extra = {"alpha_history": alpha_history, "relation_losses": losses_mat.tolist(),
+                 "divergence_kind": {"h": "discriminator accuracy", "w": "critic W1 estimate"}[self.divergence],
+                 "n_train_used": n_train.astype(int).tolist(), "feature_dim": feat_dim}
+        if hp.embedding_samples:
+            extra["embedding"] = feature_embedding(extractor, problem, hp.embedding_samples, seed, device)
+        return MethodResult(predictions=preds, relations={"alpha": alpha, "divergence": div}, history=history, extra=extra)
+
+    def _adversarial_loss(self, discs, pairs, zs, alpha, hp: AMTNNHparams, gen) -> tuple[torch.Tensor, np.ndarray]:
+        """Σ_{t<k} (α_tk + α_kt) ℓ_tk and the batch's divergence estimates d̂ (T, T)."""
+        T = len(zs)
+        d = np.zeros((T, T))
+        total = zs[0].new_zeros(())
+        for disc, (t, k) in zip(discs, pairs):
+            if self.divergence == "h":
+                loss, est = domain_loss_and_accuracy(disc, zs[t], zs[k])
+            else:
+                loss, est = critic_loss(disc, zs[t], zs[k], hp.gp_weight, gen)
+            d[t, k] = d[k, t] = est
+            total = total + float(alpha[t, k] + alpha[k, t]) * loss
+        return total, d
+
+    def _adversarial(self, discs, pairs, zs, alpha, hp, gen, disc_opt) -> None:
+        loss, _ = self._adversarial_loss(discs, pairs, zs, alpha, hp, gen)
+        disc_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        disc_opt.step()
+
+    @staticmethod
+    @torch.no_grad()
+    def _predict(extractor, head, x: np.ndarray, device: str, batch: int = 1024) -> np.ndarray:
+        extractor.eval()
+        head.eval()
+        xt = torch.as_tensor(x, dtype=torch.float32)
+        out = [head(extractor(xt[i : i + batch].to(device))).argmax(1).cpu() for i in range(0, len(xt), batch)]
+        extractor.train()
+        head.train()
+        return torch.cat(out).numpy()
+
+    def _test_accuracy(self, extractor, heads, problem: Problem, device: str) -> dict[str, float]:
+        return {t: float(np.mean(self._predict(extractor, heads[i], problem.data[t].x_test, device) == problem.data[t].y_test))
+                for i, t in enumerate(problem.tasks)}
+
+
+@torch.no_grad()
+def feature_embedding(extractor: nn.Module, problem: Problem, per_task: int, seed: int, device: str,
+                      max_dim: int = 50) -> dict:
+    """Learned features of up to ``per_task`` test samples per task, projected on their first
+    ``max_dim`` principal components (the usual step before t-SNE; keeps the run JSON small).
+    Returns {"features": (n, <=max_dim) list, "task": [n], "label": [n]}."""
+    rng = np.random.default_rng(seed + 7919)
+    feats, tasks, labels = [], [], []
+    extractor.eval()
+    for t in problem.tasks:
+        d = problem.data[t]
+        idx = rng.permutation(len(d.y_test))[:per_task]
+        feats.append(extractor(torch.as_tensor(d.x_test[idx], dtype=torch.float32, device=device)).cpu().numpy())
+        tasks += [t] * len(idx)
+        labels += np.asarray(d.y_test[idx]).astype(int).tolist()
+    extractor.train()
+    f = np.concatenate(feats).astype(np.float64)
+    f -= f.mean(0)
+    u, s, _ = np.linalg.svd(f, full_matrices=False)
+    k = min(max_dim, len(s))
+    proj = u[:, :k] * s[:k]
+    return {"features": np.round(proj, 5).tolist(), "task": tasks, "label": labels}
+
+
+class AMTNNH(AMTNN):
+    """AMTNN with the H-divergence: pairwise domain discriminators through gradient reversal."""
+
+    name = "amtnn_h"
+    Hparams = AMTNNHHparams
+    divergence = "h"
+
+
+class AMTNNW(AMTNN):
+    """AMTNN with the Wasserstein-1 distance: pairwise WGAN-GP critics through gradient reversal."""
+
+    name = "amtnn_w"
+    Hparams = AMTNNWHparams
+    divergence = "w"
