@@ -48,8 +48,9 @@ def download_overrides(wc):
     return json.dumps(P["datasets"][wc.dataset].get("download", {}), sort_keys=True)
 
 wildcard_constraints:
-    dataset="[A-Za-z0-9_]+",
-    method="[A-Za-z0-9_]+",
+    # exact names: file names join wildcards with '_', so a free pattern would be ambiguous
+    dataset="|".join(P["datasets"]),
+    method="|".join(P["methods"]),
     backbone="[A-Za-z0-9_]+",
     ratio="[0-9.]+",
     seed="[0-9]+",
@@ -118,7 +119,15 @@ def tables_of(dataset):
 
 
 def figures_of(dataset):
-    return expand("results/figures/{dataset}_{metric}_vs_ratio.png", dataset=dataset, metric=table_metrics(dataset))
+    out = expand("results/figures/{dataset}_{metric}_vs_ratio.png", dataset=dataset, metric=table_metrics(dataset))
+    relation = [m for m in METHODS if P["methods"][m]["method"] in ("amtnn_h", "amtnn_w")]
+    if relation:
+        out += expand("results/figures/{dataset}_r{ratio}_alpha_heatmap.png", dataset=dataset, ratio=RATIOS)
+    tsne = [m for m in relation if P["methods"][m]["method"] == "amtnn_w"
+            and P["methods"][m]["hparams"].get("embedding_samples", 0) > 0]
+    out += expand("results/figures/{dataset}_{method}_r{ratio}_s{seed}_tsne.png", dataset=dataset,
+                  method=tsne[:1], ratio=RATIOS[:1], seed=SEEDS[:1])
+    return out
 
 
 def all_outputs():

@@ -38,3 +38,40 @@ rule metrics:
         "logs/metrics.log",
     shell:
         "mtlbench metrics --runs {input} --out {output} > {log} 2>&1"
+
+
+RELATION_METHODS = [m for m in METHODS if P["methods"][m]["method"] in ("amtnn_h", "amtnn_w")]
+TSNE_METHODS = [m for m in RELATION_METHODS
+                if P["methods"][m]["method"] == "amtnn_w" and P["methods"][m]["hparams"].get("embedding_samples", 0) > 0]
+
+
+rule relation_heatmap:
+    # learned alpha (or divergence) matrices of the AMTNN runs, averaged over seeds
+    input:
+        lambda wc: expand("results/runs/{dataset}/{method}/r{ratio}_s{seed}.json", dataset=wc.dataset,
+                          method=RELATION_METHODS, ratio=wc.ratio, seed=SEEDS),
+    output:
+        "results/figures/{dataset}_r{ratio}_{relation}_heatmap.png",
+    wildcard_constraints:
+        relation="alpha|divergence",
+    params:
+        methods=",".join(RELATION_METHODS),
+    log:
+        "logs/figures/{dataset}_r{ratio}_{relation}_heatmap.log",
+    shell:
+        "mtlbench relation-heatmap --runs {input} --relation {wildcards.relation}"
+        " --methods {params.methods} --out {output} > {log} 2>&1"
+
+
+rule tsne:
+    # t-SNE of a run's learned feature space, coloured by task
+    input:
+        "results/runs/{dataset}/{method}/r{ratio}_s{seed}.json",
+    output:
+        "results/figures/{dataset}_{method}_r{ratio}_s{seed}_tsne.png",
+    params:
+        samples=150,
+    log:
+        "logs/figures/{dataset}_{method}_r{ratio}_s{seed}_tsne.log",
+    shell:
+        "mtlbench tsne --run {input} --samples {params.samples} --out {output} > {log} 2>&1"
