@@ -8,8 +8,9 @@ from __future__ import annotations
 from .base import Method, MethodResult, Problem, TaskData
 from .bmtl import BMTL
 from .stl import STL
+from .vmtl import VMTL, VMTLAC, VSTL
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (STL, BMTL)}
+METHODS: dict[str, type[Method]] = {m.name: m for m in (STL, BMTL, VMTL, VMTLAC, VSTL)}
 
 
 def get_method(name: str) -> type[Method]:
