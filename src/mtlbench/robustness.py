@@ -55,3 +55,31 @@ def fgsm_task_accuracy(result: MethodResult, problem: Problem, eps_list: Sequenc
         out[t] = fgsm_accuracy(lambda x, t=t: result.predictor(t, x), d.x_test, d.y_test, eps_list)
     out["avg"] = {float(e): float(np.mean([out[t][float(e)] for t in problem.tasks])) for e in eps_list}
     return out
+
+
+def fgsm_run(features_path, split_path, out_path, *, dataset: str, tasks: list[str], method: str, algorithm: str,
+             hparams: dict, ratio: float, seed: int, eps: Sequence[float], device: str = "auto",
+             progress: bool = True) -> dict:
+    """Train one method on one split, then write ``{..., fgsm: {task|avg: {eps: accuracy}}}`` as JSON."""
+    import time
+
+    from .config import build_dataclass
+    from .io import write_json
+    from .methods import get_method
+    from .runinfo import resolve_device
+    from .train import build_problem
+
+    cls = get_method(algorithm)
+    hp = build_dataclass(cls.Hparams, hparams, f"methods.{method}")
+    device = resolve_device(device)
+    problem, split_meta = build_problem(features_path, split_path, tasks)
+    t0 = time.perf_counter()
+    result = cls(hp).fit_predict(problem, seed=seed, device=device, progress=progress)
+    acc = fgsm_task_accuracy(result, problem, eps)
+    record = {"dataset": dataset, "tasks": list(tasks), "method": method, "algorithm": algorithm, "hparams": hparams,
+              "ratio": ratio, "seed": seed, "attack": "fgsm (one step, no clipping, on the input features)",
+              "eps": [float(e) for e in eps], "fgsm": {k: {f"{e:g}": v for e, v in d.items()} for k, d in acc.items()},
+              "split_sha256": split_meta.get("content_sha256"), "wall_time_s": time.perf_counter() - t0}
+    write_json(out_path, record)
+    record["fgsm"] = acc
+    return record
