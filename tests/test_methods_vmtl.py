@@ -13,7 +13,7 @@ from mtlbench.methods import METHODS
 from mtlbench.methods import vmtl as V
 from mtlbench.methods.variational import gaussian_kl
 
-SMALL = dict(hidden=16, latent=8, z_samples=3, w_samples=2, steps=120, eval_every=60, lr=3e-3,
+SMALL = dict(hidden=16, latent=8, z_samples=3, w_samples=2, steps=80, eval_every=40, lr=5e-3,
              dropout=0.2, kl_step=1e-4, kl_every=1, prior_warmup=5)
 
 
@@ -81,7 +81,8 @@ def test_weighted_sum_kl_matches_its_definition():
     t, others = 0, [1, 2]
     mu_p = sum(w_mu[i] for i in others) / 2
     var_p = sum(w_var[i] for i in others) / 4
-    assert float(terms["kl_w"][0, t]) == pytest.approx(float(gaussian_kl(w_mu[t], w_var[t], mu_p, var_p).sum()), rel=1e-5)
+    want = gaussian_kl(w_mu[t], w_var[t], mu_p, var_p).sum().detach()
+    assert float(terms["kl_w"][0, t].detach()) == pytest.approx(float(want), rel=1e-5)
 
 
 def test_ac_code_mixup_changes_only_the_bias_prior():
@@ -102,12 +103,12 @@ def test_config_errors_name_the_key():
 @pytest.mark.parametrize("name", ["vmtl", "vmtl_ac", "vstl"])
 def test_end_to_end_on_blobs_beats_chance(name):
     torch.set_num_threads(1)
-    problem = make_blobs_problem(n_tasks=3, n_classes=4, dim=8, n_train=40, n_test=100, shift=0.5)
+    problem = make_blobs_problem(n_tasks=3, n_classes=4, dim=8, n_train=40, n_test=60, shift=0.5)
     cls = METHODS[name]
     res = cls(_hp(cls.Hparams)).fit_predict(problem, seed=0, progress=False)
     acc = np.mean([np.mean(res.predictions[t] == problem.data[t].y_test) for t in problem.tasks])
     assert acc > 0.6  # chance is 0.25
-    assert [h["step"] for h in res.history] == [60, 120]
+    assert [h["step"] for h in res.history] == [40, 80]
     if name == "vstl":
         assert res.relations == {}
     else:
