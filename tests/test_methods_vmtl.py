@@ -133,3 +133,13 @@ def test_batched_seeds_equal_sequential_seeds():
         np.testing.assert_allclose([r["ce"] for r in one.extra["trace"]], [r["ce"] for r in b.extra["trace"]], rtol=1e-5)
     # different seeds give different models
     assert batched[0].extra["trace"][-1]["ce"] != batched[1].extra["trace"][-1]["ce"]
+
+
+def test_detach_prior_stops_gradients_into_the_other_tasks():
+    for detach in (False, True):
+        hp = _hp(detach_prior=detach)
+        P, x, y, noise, centers, C = _setup(hp)
+        terms = V.objective(P, hp, x, y, noise, 0.7, 1.0, 1.0, False, centers, C)
+        terms["kl_w"][0, 0].backward()  # task 0's KL to the prior built from tasks 1 and 2
+        other = P["w_mu"].grad[0, 1:].abs().sum()
+        assert (float(other) == 0.0) == detach

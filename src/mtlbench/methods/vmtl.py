@@ -12,8 +12,12 @@ equations numbered as in the paper:
 * Gumbel-softmax priors (Eq. 9-11): the prior of task t over z for a sample of class c is
   the mixture Σ_{i≠t} A_ti q(z | m_ic; φ), where m_ic is the mean input feature of the
   class-c samples of task i in the current class-balanced batch; the prior over w_t is
-  Σ_{i≠t} A^(w)_ti q(w_i; θ_i) with its own, separate weights A^(w).  The other tasks'
-  posteriors enter the prior as given (detached), i.e. p(·|D_{1:T\\t}).
+  Σ_{i≠t} A^(w)_ti q(w_i; θ_i) with its own, separate weights A^(w).  Eq. 8 is one joint
+  objective over all tasks, so gradients flow through the prior components too (φ is
+  shared; θ_i is task i's).  ``detach_prior: true`` is the public code's choice: the other
+  tasks' posteriors enter as constants.  (On digits, detached priors let the posterior
+  variances shrink without bound under the cross-entropy while the prior's precision
+  follows them, and KL_z exploded to ~1e7 within 100 iterations.)
 * Mixing weights (Eq. 10, ``gumbel: binary``): A_ti is a relaxed Bernoulli sample
   exp((log π_ti + g1)/τ) / [exp((log π_ti + g1)/τ) + exp((log(1−π_ti) + g2)/τ)] with a
   learnable π_ti = sigmoid(ℓ_ti) (ℓ initialised to 0) and g1, g2 ~ Gumbel(0, 1), one draw
@@ -112,6 +116,7 @@ class VMTLHparams:
     amortized_classifier: bool = False
     ac_code_mixup: bool = False
     sharing: bool = True
+    detach_prior: bool = False  # public code: true (the other tasks' posteriors enter as constants)
 
     def check(self, where: str) -> None:
         for key in ("hidden", "latent", "z_samples", "w_samples", "lr_decay_every", "steps", "per_class",
@@ -309,9 +314,10 @@ def objective(P: dict, hp: VMTLHparams, x: torch.Tensor, y: torch.Tensor, noise:
         if use_standard:
             kl_z = gaussian_kl(mu_z, var_z, torch.zeros_like(mu_z), torch.ones_like(var_z)).mean(-1)
         else:
-            with torch.no_grad():  # the prior is given by the other tasks' data: p(z | x, D_{1:T\t})
-                m = x.view(S, T, C, n, x.shape[-1]).mean(3)  # (S, T_i, C, D) class means
-                mu_m, var_m = gaussian_mlp(P, "enc_", m)  # (S, T_i, C, K)
+            m = x.view(S, T, C, n, x.shape[-1]).mean(3)  # (S, T_i, C, D) class means
+            mu_m, var_m = gaussian_mlp(P, "enc_", m)  # (S, T_i, C, K)
+            if hp.detach_prior:
+                mu_m, var_m = mu_m.detach(), var_m.detach()
             cls = torch.arange(B, device=x.device) // n
             mu_c = mu_m[:, :, cls].transpose(1, 2).unsqueeze(1)  # (S, 1, B, I, K)
             var_c = var_m[:, :, cls].transpose(1, 2).unsqueeze(1)
@@ -323,8 +329,9 @@ def objective(P: dict, hp: VMTLHparams, x: torch.Tensor, y: torch.Tensor, noise:
             kl_w = gaussian_kl(w_mu, w_var, torch.zeros_like(w_mu), torch.ones_like(w_var)).sum(-1)
         else:
             Aw = A_w.unsqueeze(2)  # (S, T, 1, I)
-            mu_c = w_mu.detach().transpose(1, 2).unsqueeze(1)  # (S, 1, C, I, K)
-            var_c = w_var.detach().transpose(1, 2).unsqueeze(1)
+            mu_c, var_c = (w_mu.detach(), w_var.detach()) if hp.detach_prior else (w_mu, w_var)
+            mu_c = mu_c.transpose(1, 2).unsqueeze(1)  # (S, 1, C, I, K)
+            var_c = var_c.transpose(1, 2).unsqueeze(1)
             kl_w = _kl_to_prior(w_mu, w_var, mu_c, var_c, Aw, hp).sum(-1)  # (S, T)
         if b_mu is not None:
             kl_w = kl_w + _bias_kl(b_mu, b_var, A_w, hp, use_standard)
@@ -338,9 +345,11 @@ def _bias_kl(b_mu, b_var, A_w, hp: VMTLHparams, use_standard: bool) -> torch.Ten
     if use_standard:
         return gaussian_kl(mu, var, torch.zeros_like(mu), torch.ones_like(var)).sum(-1)
     if hp.ac_code_mixup:  # public code: the stored prior "mean" is the posterior variance, variance 1
-        mu_c, var_c = b_var.detach(), torch.ones_like(b_var)
+        mu_c, var_c = b_var, torch.ones_like(b_var)
     else:
-        mu_c, var_c = b_mu.detach(), b_var.detach()
+        mu_c, var_c = b_mu, b_var
+    if hp.detach_prior:
+        mu_c, var_c = mu_c.detach(), var_c.detach()
     mu_c = mu_c.transpose(1, 2).unsqueeze(1).unsqueeze(-1)  # (S, 1, C, I, 1)
     var_c = var_c.transpose(1, 2).unsqueeze(1).unsqueeze(-1)
     return _kl_to_prior(mu, var, mu_c, var_c, A_w.unsqueeze(2), hp).sum(-1)
