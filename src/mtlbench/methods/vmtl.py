@@ -459,6 +459,7 @@ def fit_predict_many(hp: VMTLHparams, problems: list[Problem], seeds: list[int],
     history: list[list[dict]] = [[] for _ in seeds]
     trace = []
     tau = hp.tau_start
+    final_preds: dict[int, list[np.ndarray]] = {}
     for it in tqdm(range(1, hp.steps + 1), desc="vmtl", unit="it", disable=not progress, leave=False):
         for group in opt.param_groups:
             group["lr"] = hp.lr * hp.lr_decay ** ((it - 1) // hp.lr_decay_every)
@@ -478,11 +479,13 @@ def fit_predict_many(hp: VMTLHparams, problems: list[Problem], seeds: list[int],
                           "kl_w": terms["kl_w"].detach().mean(1).tolist()})
             for si in range(S):
                 preds = _predict_seed(P, hp, si, datas[si], centers, seeds[si], it)
+                if it == hp.steps:
+                    final_preds[si] = preds  # same generator as the final prediction: reuse
                 history[si].append({"step": it, "test": {
                     t: float(np.mean(preds[ti] == datas[si].y_test[ti])) for ti, t in enumerate(tasks)}})
     results = []
     for si, s in enumerate(seeds):
-        preds = _predict_seed(P, hp, si, datas[si], centers, s, hp.steps)
+        preds = final_preds.get(si) or _predict_seed(P, hp, si, datas[si], centers, s, hp.steps)
         P1 = {k: v.detach() for k, v in _seed_params(P, si).items()}
         ctr = centers[si] if centers is not None else None
         rel = expected_relations(P1, hp, tau, T, s)
