@@ -36,7 +36,7 @@ def test_fgsm_on_trained_bmtl_and_vmtl():
         f = lambda v, res=res, t=t: res.predictor(t, v)  # noqa: E731
         clean = torch.nn.functional.cross_entropy(f(x), y)
         adv = torch.nn.functional.cross_entropy(f(fgsm_perturb(f, x, y, 1.0)), y)
-        assert float(adv) > float(clean), name
+        assert float(adv.detach()) > float(clean.detach()), name
         assert out["avg"][3.0] < out["avg"][0.0], name
         assert np.isclose(out["avg"][0.0], np.mean([np.mean(res.predictions[k] == problem.data[k].y_test)
                                                      for k in problem.tasks]), atol=0.05), name
