@@ -175,6 +175,41 @@ def cmd_paper_compare(a) -> None:
     print(f"{a.out}: {len(a.ratios)} tables, {len(a.runs)} runs")
 
 
+def cmd_paper_tables(a) -> None:
+    from .report.paper import write_paper_comparison
+
+    for path in write_paper_comparison(a.runs, a.out_dir, a.dataset, a.tasks, a.ratios, a.paper_csv):
+        print(path)
+
+
+def cmd_train_seeds(a) -> None:
+    from .gpu import claim_gpu
+
+    if len(a.splits) != len(a.seeds) or len(a.out) != len(a.seeds):
+        raise SystemExit("mtlbench train-seeds: --splits, --seeds and --out need one entry per seed")
+    # claim a GPU before anything initialises CUDA
+    with claim_gpu(a.gpu_lock_dir) if a.gpu_lock_dir else _null():
+        _set_threads(a.threads)
+        from .train import run_seeds
+
+        records = run_seeds(a.features, a.splits, a.out, dataset=a.dataset, tasks=a.tasks, method=a.method,
+                            algorithm=a.algorithm or a.method, hparams=a.hparams, ratio=a.ratio, seeds=a.seeds,
+                            device=a.device, progress=not a.quiet)
+    for rec, out in zip(records, a.out):
+        avg = ", ".join(f"{k} {v:.4f}" for k, v in rec["metrics"]["average"].items())
+        print(f"{out}: {avg} ({rec['wall_time_s']:.1f} s for all seeds on {rec['device']['device']})")
+
+
+def cmd_robustness(a) -> None:
+    _set_threads(a.threads)
+    from .robustness import fgsm_run
+
+    out = fgsm_run(a.features, a.split, a.out, dataset=a.dataset, tasks=a.tasks, method=a.method,
+                   algorithm=a.algorithm or a.method, hparams=a.hparams, ratio=a.ratio, seed=a.seed,
+                   eps=a.eps, device=a.device, progress=not a.quiet)
+    print(f"{a.out}: " + ", ".join(f"eps {e:g}: {v:.4f}" for e, v in out["fgsm"]["avg"].items()))
+
+
 def cmd_metrics(a) -> None:
     from .report.tables import write_metrics
 
@@ -339,6 +374,43 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--methods", type=_csv_list, required=True)
     s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_figure)
+    s = sub.add_parser("paper-tables", help="run JSONs -> the VMTL paper's tables beside ours, and the audit table")
+    s.add_argument("--runs", nargs="+", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--tasks", type=_csv_list, required=True)
+    s.add_argument("--ratios", type=lambda t: [float(x) for x in t.split(",")], required=True)
+    s.add_argument("--out-dir", required=True)
+    s.add_argument("--paper-csv", default=None, help="default: the copy shipped in mtlbench/paperdata")
+    s.set_defaults(fn=cmd_paper_tables)
+
+    s = sub.add_parser("train-seeds", parents=[common],
+                       help="train one method on several seeds' splits as one batched model -> one run JSON per seed")
+    s.add_argument("--features", required=True)
+    s.add_argument("--splits", nargs="+", required=True, help="one split file per seed, in --seeds order")
+    s.add_argument("--seeds", type=lambda t: [int(x) for x in t.split(",")], required=True)
+    s.add_argument("--out", nargs="+", required=True, help="one run JSON per seed")
+    s.add_argument("--gpu-lock-dir", default=None, help="claim one GPU through a lock in this folder")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--tasks", type=_csv_list, required=True)
+    s.add_argument("--method", required=True)
+    s.add_argument("--algorithm", default=None)
+    s.add_argument("--hparams", type=_json_arg, default={})
+    s.add_argument("--ratio", type=float, required=True)
+    s.set_defaults(fn=cmd_train_seeds)
+
+    s = sub.add_parser("robustness", parents=[common], help="train one method, then FGSM accuracy at each eps -> JSON")
+    s.add_argument("--features", required=True)
+    s.add_argument("--split", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--tasks", type=_csv_list, required=True)
+    s.add_argument("--method", required=True)
+    s.add_argument("--algorithm", default=None)
+    s.add_argument("--hparams", type=_json_arg, default={})
+    s.add_argument("--ratio", type=float, required=True)
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--eps", type=lambda t: [float(x) for x in t.split(",")], default=[0.0, 0.01, 0.05, 0.1])
+    s.set_defaults(fn=cmd_robustness)
 
     s = sub.add_parser("metrics", help="run JSONs -> metrics.json for DVC")
     s.add_argument("--runs", nargs="+", required=True)

@@ -193,7 +193,9 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
             where = f"methods.{label}.method" if algorithm != label else "methods"
             raise unknown_key_error(where, algorithm, METHODS)
         hp = build_dataclass(METHODS[algorithm].Hparams, values, f"methods.{label}")
-        methods[label] = {"method": algorithm, "enabled": bool(enabled), "hparams": dataclasses.asdict(hp)}
+        methods[label] = {"method": algorithm, "enabled": bool(enabled), "hparams": dataclasses.asdict(hp),
+                          # all seeds trained as one batched model (mtlbench train-seeds)
+                          "batched_seeds": hasattr(METHODS[algorithm], "fit_predict_many")}
 
     ratios = params.get("train_ratios", [0.05, 0.1, 0.2])
     if not isinstance(ratios, list) or not ratios:

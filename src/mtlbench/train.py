@@ -67,9 +67,46 @@ def run(features_path: str | Path, split_path: str | Path, out_path: str | Path,
     t0 = time.perf_counter()
     result = cls(hp).fit_predict(problem, seed=seed, device=device, progress=progress)
     wall = time.perf_counter() - t0
+    record = _record(problem, result, resolved, features_path, features_sha, split_path, split_meta, wall, device)
+    write_json(out_path, record)
+    return record
 
+
+def run_seeds(features_path: str | Path, split_paths: list, out_paths: list, *, dataset: str, tasks: list[str],
+              method: str, algorithm: str, hparams: dict, ratio: float, seeds: list[int], device: str = "auto",
+              progress: bool = True) -> list[dict]:
+    """Like :func:`run` for several seeds (one split each) trained as one batched model,
+    for methods with ``fit_predict_many`` (VMTL family); else one after another.  Each
+    seed's run JSON equals what :func:`run` writes for it, except ``wall_time_s``, which
+    is the wall time of all seeds together (and ``batched_seeds`` lists them)."""
+    cls = get_method(algorithm)
+    hp = build_dataclass(cls.Hparams, hparams, f"methods.{method}")
+    device = resolve_device(device)
+    loaded = [build_problem(features_path, sp, tasks) for sp in split_paths]
+    features_sha = sha256_file(features_path)
+    model = cls(hp)
+    t0 = time.perf_counter()
+    if hasattr(model, "fit_predict_many"):
+        results = model.fit_predict_many([p for p, _ in loaded], list(seeds), device=device, progress=progress)
+    else:
+        results = [model.fit_predict(p, seed=s, device=device, progress=progress) for (p, _), s in zip(loaded, seeds)]
+    wall = time.perf_counter() - t0
+    records = []
+    for (problem, split_meta), result, seed, sp, out in zip(loaded, results, seeds, split_paths, out_paths):
+        resolved = {"dataset": dataset, "tasks": list(tasks), "method": method, "algorithm": algorithm,
+                    "hparams": dataclasses.asdict(hp), "ratio": ratio, "seed": seed}
+        record = _record(problem, result, resolved, features_path, features_sha, sp, split_meta, wall, device)
+        record["batched_seeds"] = list(seeds)
+        write_json(out, record)
+        records.append(record)
+    return records
+
+
+def _record(problem: Problem, result, resolved: dict, features_path, features_sha: str, split_path, split_meta: dict,
+            wall: float, device: str) -> dict:
+    tasks = resolved["tasks"]
     per_task = {t: task_metrics(problem.data[t].y_test, result.predictions[t], problem.task_type(t)) for t in tasks}
-    record = {
+    return {
         **resolved,
         "task_types": {t: problem.task_type(t) for t in tasks},
         "metrics": {"per_task": per_task, "average": average_metrics(per_task)},
@@ -87,5 +124,3 @@ def run(features_path: str | Path, split_path: str | Path, out_path: str | Path,
         "device": device_info(device),
         "versions": library_versions(),
     }
-    write_json(out_path, record)
-    return record

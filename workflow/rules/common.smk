@@ -19,6 +19,9 @@ SEEDS = [str(s) for s in P["seeds"]]
 DATASETS = [d for d, spec in P["datasets"].items() if spec["enabled"]]
 METHODS = [m for m, spec in P["methods"].items() if spec["enabled"]]
 GPU_LOCKS = ".snakemake/gpu-locks"
+# training rules: all seeds as one batched model where the method has it, else one job per seed
+BATCHED_METHODS = "|".join(m for m in METHODS if P["methods"][m].get("batched_seeds")) or "(?!x)x"
+PER_SEED_METHODS = "|".join(m for m in METHODS if not P["methods"][m].get("batched_seeds")) or "(?!x)x"
 
 
 def _names(kind):

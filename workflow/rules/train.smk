@@ -4,6 +4,8 @@ rule train:
         split="data/splits/{dataset}/r{ratio}_s{seed}.parquet",
     output:
         "results/runs/{dataset}/{method}/r{ratio}_s{seed}.json",
+    wildcard_constraints:
+        method=PER_SEED_METHODS,
     params:
         tasks=lambda wc: tasks_of(wc.dataset),
         algorithm=method_algorithm,
@@ -19,4 +21,33 @@ rule train:
         " --dataset {wildcards.dataset} --tasks {params.tasks} --method {wildcards.method}"
         " --algorithm {params.algorithm} --hparams '{params.hparams}'"
         " --ratio {wildcards.ratio} --seed {wildcards.seed} --device {params.device}"
+        f" --threads {{threads}} --gpu-lock-dir {GPU_LOCKS} > {{log}} 2>&1"
+
+
+rule train_seeds:
+    # methods with a batched-seed implementation (VMTL family): every seed of one
+    # (dataset, method, ratio) in one process, as one model with a leading seed dimension
+    input:
+        features=features_of,
+        splits=expand("data/splits/{{dataset}}/r{{ratio}}_s{seed}.parquet", seed=SEEDS),
+    output:
+        expand("results/runs/{{dataset}}/{{method}}/r{{ratio}}_s{seed}.json", seed=SEEDS),
+    wildcard_constraints:
+        method=BATCHED_METHODS,
+    params:
+        tasks=lambda wc: tasks_of(wc.dataset),
+        algorithm=method_algorithm,
+        hparams=method_hparams,
+        device=P["device"],
+        seeds=",".join(SEEDS),
+    threads: 1
+    resources:
+        gpu=1,
+    log:
+        "logs/train/{dataset}/{method}/r{ratio}_seeds.log",
+    shell:
+        "mtlbench train-seeds --features {input.features} --splits {input.splits} --out {output}"
+        " --seeds {params.seeds} --dataset {wildcards.dataset} --tasks {params.tasks}"
+        " --method {wildcards.method} --algorithm {params.algorithm} --hparams '{params.hparams}'"
+        " --ratio {wildcards.ratio} --device {params.device}"
         f" --threads {{threads}} --gpu-lock-dir {GPU_LOCKS} > {{log}} 2>&1"

@@ -13,9 +13,10 @@ from .mrn import MRN
 from .pooled import Pooled
 from .pooled_linear import PooledLinear
 from .stl import STL
+from .vmtl import VMTL, VMTLAC, VSTL
 
 METHODS: dict[str, type[Method]] = {
-    m.name: m for m in (STL, BMTL, LinearSTL, Pooled, PooledLinear, AMTNNH, AMTNNW, MRN)
+    m.name: m for m in (STL, BMTL, LinearSTL, Pooled, PooledLinear, AMTNNH, AMTNNW, MRN, VMTL, VMTLAC, VSTL)
 }
 
 

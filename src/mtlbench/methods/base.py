@@ -9,6 +9,7 @@ live outside the method, in :mod:`mtlbench.train`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -44,6 +45,9 @@ class MethodResult:
     relations: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (T, T), problem.tasks order
     history: list[dict] = field(default_factory=list)  # [{"step": s, "test": {task: accuracy}}]
     extra: dict = field(default_factory=dict)
+    # optional differentiable predictor (task, x (N, D) tensor) -> (N, C) log-probabilities or
+    # logits, for analyses such as FGSM robustness; not written to the run JSON
+    predictor: Callable | None = field(default=None, repr=False, compare=False)
 
 
 class Method(ABC):

@@ -57,4 +57,15 @@ class BMTL(Method):
                     t: test_score(predict(extractor, heads[t], data[t].x_test, reg[t]), data[t].y_test, reg[t])
                     for t in problem.tasks}})
         preds = {t: predict(extractor, heads[t], data[t].x_test, reg[t]) for t in problem.tasks}
-        return MethodResult(predictions=preds, history=history)
+        return MethodResult(predictions=preds, history=history, predictor=_predictor(extractor, heads))
+
+
+def _predictor(extractor: nn.Module, heads: nn.ModuleDict):
+    """Differentiable (task, x (N, D)) -> logits (N, C), dropout off (for FGSM)."""
+    extractor.eval()
+    heads.eval()
+
+    def predictor(task: str, x: torch.Tensor) -> torch.Tensor:
+        return heads[task](extractor(x))
+
+    return predictor
