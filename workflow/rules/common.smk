@@ -47,6 +47,17 @@ IMAGE_FOLDERS, FEATURE_FILES = _names("image_folder"), _names("feature_file")
 FILE_RELEASES = "|".join(d for d in RELEASES.split("|") if d not in ("amtnn_digits", "(?!x)x")) or "(?!x)x"
 
 
+# datasets whose splits come from published lists (split_lists.<name>.dataset)
+SPLIT_LISTS = P.get("split_lists", {})
+LIST_OF = {e["dataset"]: name for name, e in SPLIT_LISTS.items() if e.get("dataset")}
+LISTED = "|".join(LIST_OF) or "(?!x)x"
+UNLISTED = "|".join(d for d in P["datasets"] if d not in LIST_OF) or "(?!x)x"
+
+
+def split_list_config(wc):
+    return json.dumps(SPLIT_LISTS[LIST_OF[wc.dataset]], sort_keys=True)
+
+
 def download_overrides(wc):
     return json.dumps(P["datasets"][wc.dataset].get("download", {}), sort_keys=True)
 
@@ -135,6 +146,10 @@ def figures_of(dataset):
 
 def all_outputs():
     out = ["results/metrics.json"]
+    if SPLIT_LISTS:
+        out += ["results/tables/split_audit.md", "results/tables/split_audit.csv"]
     for d in DATASETS:
         out += tables_of(d) + figures_of(d)
+        if any(P["methods"][m]["method"] in ("vmtl", "vmtl_ac", "vstl") for m in METHODS):
+            out.append(f"results/paper/{d}")
     return out

@@ -75,3 +75,20 @@ rule tsne:
         "logs/figures/{dataset}_{method}_r{ratio}_s{seed}_tsne.log",
     shell:
         "mtlbench tsne --run {input} --samples {params.samples} --out {output} > {log} 2>&1"
+
+
+rule paper_tables:
+    # the VMTL paper's table layouts with our mean ± 95% CI beside its printed values, and
+    # the audit table (paper equations / public code / best-on-test)
+    input:
+        lambda wc: runs_of(wc.dataset),
+    output:
+        directory("results/paper/{dataset}"),
+    params:
+        tasks=lambda wc: tasks_of(wc.dataset),
+        ratios=",".join(RATIOS),
+    log:
+        "logs/tables/{dataset}_paper.log",
+    shell:
+        "mtlbench paper-tables --runs {input} --dataset {wildcards.dataset} --tasks {params.tasks}"
+        " --ratios {params.ratios} --out-dir {output} > {log} 2>&1"
