@@ -10,7 +10,7 @@ CORES  ?= all
 STAMP  := $(VENV)/.mtlbench-installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint bench clean-results
+.PHONY: run audit test lint bench clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=$$($(BIN)/mtlbench gpu-slots)
+
+# the default run plus every public-code variant and ablation (configs/digits_audit.yaml)
+audit: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=$$($(BIN)/mtlbench gpu-slots) --configfile configs/digits_audit.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
