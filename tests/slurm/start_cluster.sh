@@ -38,6 +38,13 @@ if missing >/dev/null; then
         || { echo "apt-get install failed (see $state/apt.log)" >&2; exit 3; }
 fi
 
+for d in munged slurmctld slurmd; do
+    if [[ -f $state/$d.pid ]] && kill -0 "$(cat "$state/$d.pid")" 2>/dev/null; then
+        echo "$d already running from $state (pid $(cat "$state/$d.pid")); stop_cluster.sh first" >&2
+        exit 4
+    fi
+done
+
 host=$(hostname -s)
 cpus=$(nproc)
 # leave the OS some memory; SLURM rejects a node whose RealMemory exceeds what it has
