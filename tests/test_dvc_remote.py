@@ -154,8 +154,8 @@ def test_experiments_metrics_diff_and_plots(repo):
     assert "digits.0.2.bmtl.accuracy" in changed and "digits.0.2.stl.accuracy" not in changed
     assert changed["digits.0.2.bmtl.accuracy"]["new"] == pytest.approx(run["metrics"]["average"]["accuracy"])
     _, plots = sh(repo, "dvc", "plots", "show", "--json")
-    images = json.loads(plots)
-    assert any("digits_accuracy_vs_ratio.png" in k for k in images), images.keys()
+    images = json.loads(plots)["data"]
+    assert [p["type"] for p in images["results/figures/digits_accuracy_vs_ratio.png"]] == ["image"]
     sh(repo, "dvc", "plots", "show", "-o", "dvc_plots")
     html = (repo / "dvc_plots/index.html").read_text()
     assert "digits_accuracy_vs_ratio.png" in html

@@ -22,7 +22,8 @@ TINY_ONE = {
     "backbones": {"pixels": {"mean": 0.5, "std": 0.5}},
     "methods": {
         "stl": {"hidden": 32, "steps": 20, "batch_size": 16, "eval_every": 10},
-        "bmtl": {"hidden": 32, "steps": 20, "batch_size": 16, "eval_every": 10},
+        # lr spelled out (the default): `dvc exp run -S methods.bmtl.lr=...` overrides a key
+        "bmtl": {"hidden": 32, "steps": 20, "batch_size": 16, "eval_every": 10, "lr": 1.0e-3},
     },
     "train_ratios": [0.2],
     "seeds": [0],

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stop the daemons tests/slurm/start_cluster.sh started in STATE_DIR, by their pids:
 # cancel this cluster's remaining jobs, then TERM slurmd, slurmctld and munged,
-# KILL any still alive after 10 s.  Safe to run twice.
+# KILL any still alive after 10 s, then any job process left behind (environment
+# SLURM_CONF=STATE_DIR/slurm.conf and a SLURM_JOB_ID).  Safe to run twice.
 set -uo pipefail
 state=${1:?usage: stop_cluster.sh STATE_DIR}
 export PATH=$PATH:/usr/sbin SLURM_CONF=$state/slurm.conf
@@ -17,5 +18,13 @@ for d in slurmd slurmctld munged; do
         kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
     fi
     rm -f "$f"
+done
+# job processes the daemons left behind (their environment names this cluster and a job)
+for env in /proc/[0-9]*/environ; do
+    pid=${env#/proc/}; pid=${pid%/environ}
+    [[ $pid == "$$" ]] && continue
+    tr '\0' '\n' 2>/dev/null <"$env" | grep -qx "SLURM_CONF=$state/slurm.conf" || continue
+    tr '\0' '\n' 2>/dev/null <"$env" | grep -q "^SLURM_JOB_ID=" || continue
+    kill -KILL "$pid" 2>/dev/null
 done
 exit 0
