@@ -61,6 +61,14 @@ def test_cache_hits_and_misses(params, tmp_path):
     assert len(list(tmp_path.glob("params-*.json"))) == 2
 
 
+def test_cache_hit_keeps_params_order(params, tmp_path):
+    """Methods keep params.yaml's order on a cache hit (table rows, the rules' params)."""
+    params = dict(params, methods={"stl": params["methods"]["stl"], "bmtl": params["methods"]["bmtl"]})
+    miss = validate_params_cached(params, tmp_path)
+    hit = validate_params_cached(params, tmp_path)
+    assert list(miss["methods"]) == list(hit["methods"]) == ["stl", "bmtl"]
+
+
 def test_schema_agrees_with_library(params):
     """The JSON schema (Snakemake's check) lists the same top-level keys as the library."""
     import jsonschema

@@ -259,14 +259,18 @@ def validate_params_cached(params: Mapping[str, Any], cache_dir) -> dict[str, An
     several seconds); Snakemake evaluates the Snakefile on every call, so a no-op
     re-run reuses the result while neither the params nor the code have changed.
     """
+    import json
     from pathlib import Path
 
-    from .io import canonical_json, read_json, sha256_text, write_json
+    from .io import _json_default, atomic_path, canonical_json, read_json, sha256_text
 
     key = sha256_text(canonical_json(params) + _source_fingerprint())[:20]
     path = Path(cache_dir) / f"params-{key}.json"
     if path.exists():
         return read_json(path)
     resolved = validate_params(params)
-    write_json(path, resolved)
+    # keys in params.yaml's order, not sorted: the order of datasets and methods is the
+    # order of table rows and of the rules' params, so a cache hit must give the same
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(resolved, indent=2, default=_json_default) + "\n")
     return resolved

@@ -1,9 +1,16 @@
+# `snakemake --report report.html`: the tables and figures, by dataset
+report: "../report/workflow.rst"
+
+
 rule table:
     input:
         lambda wc: expand("results/runs/{dataset}/{method}/r{ratio}_s{seed}.json", dataset=wc.dataset,
                           method=METHODS, ratio=wc.ratio, seed=SEEDS),
     output:
-        multiext("results/tables/{dataset}_{ratio}_{metric}", ".md", ".tex", ".csv"),
+        md=report("results/tables/{dataset}_{ratio}_{metric}.md", caption="../report/table.rst",
+                  category="{dataset}", subcategory="tables", labels={"ratio": "{ratio}", "metric": "{metric}"}),
+        tex="results/tables/{dataset}_{ratio}_{metric}.tex",
+        csv="results/tables/{dataset}_{ratio}_{metric}.csv",
     params:
         tasks=lambda wc: tasks_of(wc.dataset),
         methods=",".join(METHODS),
@@ -19,7 +26,8 @@ rule figure:
     input:
         lambda wc: runs_of(wc.dataset),
     output:
-        "results/figures/{dataset}_{metric}_vs_ratio.png",
+        report("results/figures/{dataset}_{metric}_vs_ratio.png", caption="../report/figure.rst",
+               category="{dataset}", subcategory="figures", labels={"metric": "{metric}"}),
     params:
         methods=",".join(METHODS),
     log:
