@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -46,7 +47,8 @@ def claim_gpu(lock_dir: str | os.PathLike, gpus: list[str] | None = None, poll_s
     start = time.monotonic()
     while True:
         for gid in gpus:
-            lock = FileLock(str(lock_dir / f"gpu{gid}.lock"))
+            # per host: on a cluster the lock folder may be shared between nodes
+            lock = FileLock(str(lock_dir / f"gpu-{socket.gethostname()}-{gid}.lock"))
             try:
                 lock.acquire(timeout=0)
             except Timeout:
