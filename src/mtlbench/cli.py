@@ -298,7 +298,7 @@ def cmd_evaluate_groupings(a) -> None:
         groupings[Path(path).stem] = rec
     oracle = oracle_partition(records, a.tasks, a.oracle_budget) if a.oracle_budget else None
     frame = evaluation_table(groupings, records, a.tasks, oracle)
-    write_evaluation_table(frame, a.out_dir, a.dataset)
+    write_evaluation_table(frame, a.out_dir, a.dataset, a.stem)
     print(frame.drop(columns="groups").to_string(index=False))
 
 
@@ -437,6 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tasks", type=_csv_list, required=True)
     s.add_argument("--oracle-budget", type=int, default=None, help="oracle over every recorded subset")
     s.add_argument("--out-dir", required=True)
+    s.add_argument("--stem", default=None, help="file name stem (default grouping_{dataset})")
     s.set_defaults(fn=cmd_evaluate_groupings)
     return p
 

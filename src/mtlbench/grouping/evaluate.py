@@ -113,9 +113,11 @@ def evaluation_table(groupings: dict[str, dict], records: dict[frozenset, dict],
     return pd.DataFrame(rows)
 
 
-def write_evaluation_table(frame: pd.DataFrame, out_dir: str | Path, dataset: str) -> None:
+def write_evaluation_table(frame: pd.DataFrame, out_dir: str | Path, dataset: str, stem: str | None = None) -> None:
+    """``{stem}.md`` and ``{stem}.csv`` (default stem ``grouping_{dataset}``) in out_dir."""
     out_dir = Path(out_dir)
-    with atomic_path(out_dir / f"grouping_{dataset}.csv") as tmp:
+    stem = stem or f"grouping_{dataset}"
+    with atomic_path(out_dir / f"{stem}.csv") as tmp:
         frame.to_csv(tmp, index=False)
     lines = [f"Groupings on {dataset}: mean test accuracy of the trained groups and regret vs the oracle", "",
              "| grouping | budget | networks | mean acc. (%) | regret (pts) | groups |", "|---|---|---|---|---|---|"]
@@ -123,5 +125,5 @@ def write_evaluation_table(frame: pd.DataFrame, out_dir: str | Path, dataset: st
         regret = "n/a" if pd.isna(r.regret) else f"{100 * r.regret:.2f}"
         budget = "" if r.budget is None or pd.isna(r.budget) else int(r.budget)
         lines.append(f"| {r.grouping} | {budget} | {r.networks} | {100 * r.mean_accuracy:.2f} | {regret} | {r.groups} |")
-    with atomic_path(out_dir / f"grouping_{dataset}.md") as tmp:
+    with atomic_path(out_dir / f"{stem}.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n")

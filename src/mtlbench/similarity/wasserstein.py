@@ -12,7 +12,8 @@ ground cost M_kl = ||x_k − x_l||² (+ λ·[y_k ≠ y_l] when label-aware):
   ``n_projections`` random directions (``ot.sliced_wasserstein_distance``); its ground
   cost is the squared Euclidean distance along each projection, labels are not used.
 
-The label-aware cost (λ > 0) adds λ for every pair of samples of different classes,
+The label-aware cost (λ > 0) adds λ for every pair of samples of different classes
+(λ in units of the mean squared feature distance when ``relative``, the default),
 a simple form of the joint feature-label distance of Alvarez-Melis & Fusi (2020, Eq. 2,
 with the label-to-label distance replaced by the 0/1 class mismatch).
 Exact and Sinkhorn return the optimal cost in squared-distance units (W_2², with the
@@ -49,13 +50,14 @@ def ground_cost(xs: np.ndarray, xt: np.ndarray, ys=None, yt=None, label_weight: 
 
 def wasserstein_distance(xs, xt, method: str = "exact", ys=None, yt=None, label_weight: float = 0.0,
                          n_samples: int | None = 500, eps: float = 1e-2, n_projections: int = 200,
-                         seed: int = 0, relative_eps: bool = True) -> float:
+                         seed: int = 0, relative: bool = True) -> float:
     """The distance between the rows of xs (n, D) and xt (m, D).
 
     ys, yt: (n,), (m,) class labels, used only when ``label_weight`` > 0.
     n_samples: subsample size per task (seeded) for ``exact`` and ``sinkhorn``.
-    eps: Sinkhorn's entropic regularisation; with ``relative_eps`` it is multiplied by
-    the mean of the cost matrix, so one ε suits features of any scale.
+    eps: Sinkhorn's entropic regularisation.  label_weight: λ of the class-mismatch term.
+    With ``relative`` both are multiplied by the mean squared feature distance between
+    the two samples, so one setting suits features of any scale and dimension.
     """
     if method not in METHODS:
         raise ConfigError(f"method: must be one of {', '.join(METHODS)}; got {method!r}")
@@ -72,12 +74,16 @@ def wasserstein_distance(xs, xt, method: str = "exact", ys=None, yt=None, label_
     xt, yt = subsample(xt, None if yt is None else np.asarray(yt), n_samples, rng)
     a = np.full(len(xs), 1.0 / len(xs))
     b = np.full(len(xt), 1.0 / len(xt))
-    cost = ground_cost(xs, xt, ys, yt, label_weight)
+    feature_cost = ground_cost(xs, xt)
+    unit = float(feature_cost.mean()) if relative else 1.0
+    cost = feature_cost
+    if label_weight:
+        cost = feature_cost + ground_cost(xs[:, :0], xt[:, :0], ys, yt, label_weight * unit)
     if method == "exact":
         return float(ot.emd2(a, b, cost, numItermax=10_000_000))
     if eps <= 0:
         raise ConfigError(f"eps: must be > 0, got {eps}")
-    reg = eps * float(cost.mean()) if relative_eps else eps
+    reg = eps * unit
     # ot.sinkhorn2 returns the transport cost <P_ε, M> of the entropic plan
     return float(ot.sinkhorn2(a, b, cost, reg, method="sinkhorn_log", numItermax=10_000, stopThr=1e-9))
 
