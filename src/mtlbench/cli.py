@@ -98,6 +98,14 @@ def cmd_metrics(a) -> None:
     write_metrics(a.runs, a.out)
 
 
+class _null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
 def _problems(features: str, splits: list[str], tasks: list[str]):
     from .train import build_problem
 
@@ -302,13 +310,6 @@ def cmd_evaluate_groupings(a) -> None:
     print(frame.drop(columns="groups").to_string(index=False))
 
 
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mtlbench", description=__doc__.splitlines()[0])
@@ -334,43 +335,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", type=_json_arg, default={}, help="backbone settings as JSON")
     s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_features)
-
-    s = sub.add_parser("splits", help="features table -> stratified split for one (ratio, seed)")
-    s.add_argument("--features", required=True)
-    s.add_argument("--ratio", type=float, required=True)
-    s.add_argument("--seed", type=int, required=True)
-    s.add_argument("--out", required=True)
-    s.set_defaults(fn=cmd_splits)
-
-    s = sub.add_parser("train", parents=[common], help="train one method on one split -> run JSON")
-    s.add_argument("--features", required=True)
-    s.add_argument("--split", required=True)
-    s.add_argument("--out", required=True)
-    s.add_argument("--dataset", required=True)
-    s.add_argument("--tasks", type=_csv_list, required=True, help="comma-separated, in order")
-    s.add_argument("--method", required=True, help="the params.yaml label of the method")
-    s.add_argument("--algorithm", default=None, help="registered method name (default: --method)")
-    s.add_argument("--hparams", type=_json_arg, default={}, help="hyper-parameters as JSON")
-    s.add_argument("--ratio", type=float, required=True)
-    s.add_argument("--seed", type=int, required=True)
-    s.add_argument("--gpu-lock-dir", default=None, help="claim one GPU through a lock in this folder")
-    s.set_defaults(fn=cmd_train)
-
-    s = sub.add_parser("tables", help="run JSONs -> tables (md, tex, csv) and a figure")
-    s.add_argument("--runs", nargs="+", required=True)
-    s.add_argument("--dataset", required=True)
-    s.add_argument("--tasks", type=_csv_list, required=True)
-    s.add_argument("--methods", type=_csv_list, required=True)
-    s.add_argument("--ratios", type=lambda t: [float(x) for x in t.split(",")], required=True)
-    s.add_argument("--metrics", type=_csv_list, default=["accuracy"])
-    s.add_argument("--out-dir", required=True)
-    s.add_argument("--figure-dir", default=None)
-    s.set_defaults(fn=cmd_tables)
-
-    s = sub.add_parser("metrics", help="run JSONs -> metrics.json for DVC")
-    s.add_argument("--runs", nargs="+", required=True)
-    s.add_argument("--out", required=True)
-    s.set_defaults(fn=cmd_metrics)
 
     s = sub.add_parser("similarity", parents=[common], help="one estimator's task x task matrix -> similarity JSON")
     s.add_argument("--estimator", required=True, help="wasserstein | h_divergence | tag_affinity | learned")
@@ -439,6 +403,44 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-dir", required=True)
     s.add_argument("--stem", default=None, help="file name stem (default grouping_{dataset})")
     s.set_defaults(fn=cmd_evaluate_groupings)
+
+    s = sub.add_parser("splits", help="features table -> stratified split for one (ratio, seed)")
+    s.add_argument("--features", required=True)
+    s.add_argument("--ratio", type=float, required=True)
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_splits)
+
+    s = sub.add_parser("train", parents=[common], help="train one method on one split -> run JSON")
+    s.add_argument("--features", required=True)
+    s.add_argument("--split", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--tasks", type=_csv_list, required=True, help="comma-separated, in order")
+    s.add_argument("--method", required=True, help="the params.yaml label of the method")
+    s.add_argument("--algorithm", default=None, help="registered method name (default: --method)")
+    s.add_argument("--hparams", type=_json_arg, default={}, help="hyper-parameters as JSON")
+    s.add_argument("--ratio", type=float, required=True)
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--gpu-lock-dir", default=None, help="claim one GPU through a lock in this folder")
+    s.set_defaults(fn=cmd_train)
+
+    s = sub.add_parser("tables", help="run JSONs -> tables (md, tex, csv) and a figure")
+    s.add_argument("--runs", nargs="+", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--tasks", type=_csv_list, required=True)
+    s.add_argument("--methods", type=_csv_list, required=True)
+    s.add_argument("--ratios", type=lambda t: [float(x) for x in t.split(",")], required=True)
+    s.add_argument("--metrics", type=_csv_list, default=["accuracy"])
+    s.add_argument("--out-dir", required=True)
+    s.add_argument("--figure-dir", default=None)
+    s.set_defaults(fn=cmd_tables)
+
+    s = sub.add_parser("metrics", help="run JSONs -> metrics.json for DVC")
+    s.add_argument("--runs", nargs="+", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_metrics)
+
     return p
 
 

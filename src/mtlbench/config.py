@@ -178,7 +178,17 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise ConfigError(f"device: {device!r} is not allowed; allowed: 'auto', 'cpu', 'cuda', 'cuda:N'")
 
-    resolved = {
+    # optional sections (task similarity and grouping), checked only when present
+    sections = {}
+    if "similarity" in params or "grouping" in params:
+        from .grouping.params import validate_grouping, validate_similarity
+
+        sections["similarity"] = validate_similarity(params.get("similarity"), datasets)
+        sections["grouping"] = validate_grouping(params.get("grouping"), datasets,
+                                                 sections["similarity"]["estimators"])
+
+    return {
+        **sections,
         "datasets": datasets,
         "backbones": backbones,
         "methods": methods,
@@ -186,11 +196,3 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         "seeds": list(seeds),
         "device": device,
     }
-    # optional sections (task similarity and grouping), checked only when present
-    if "similarity" in params or "grouping" in params:
-        from .grouping.params import validate_grouping, validate_similarity
-
-        resolved["similarity"] = validate_similarity(params.get("similarity"), datasets)
-        resolved["grouping"] = validate_grouping(params.get("grouping"), datasets,
-                                                 resolved["similarity"]["estimators"])
-    return resolved
