@@ -218,6 +218,18 @@ def partition_tasks(gain, budget: int, max_group_size: int | None = None, task_c
                "n_variables": len(x) + len(r), "n_constraints": len(model.Proto().constraints)})
 
 
+def _partition_hint(g, c: GroupingConstraints, cands, time_limit_s, num_workers, seed):
+    """Groups of the best partition under the same constraints, if all are candidates."""
+    try:
+        res = partition_tasks(g, c.budget, c.max_group_size, c.task_cost, c.max_group_cost, c.network_cost,
+                              c.total_cost, c.must_link, c.cannot_link, time_limit_s=max(time_limit_s, 1.0),
+                              num_workers=num_workers, seed=seed)
+    except MtlbenchError:
+        return None
+    members = set(cands)
+    return res.groups if all(tuple(grp) in members for grp in res.groups) else None
+
+
 def candidate_groups(n_tasks: int, max_group_size: int | None = None, max_candidates: int = 200_000):
     """Every non-empty subset of at most ``max_group_size`` tasks, as sorted tuples."""
     s = n_tasks if max_group_size is None else min(max_group_size, n_tasks)
@@ -242,7 +254,7 @@ def choose_groups(gain, budget: int, candidates=None, max_group_size: int | None
                   network_cost: float = 0.0, total_cost: float | None = None,
                   must_link=(), cannot_link=(), time_limit_s: float = 60.0,
                   num_workers: int = 2, seed: int = 0, tasks: list[str] | None = None,
-                  solver_name: str = "mip_overlap") -> GroupingResult:
+                  solver_name: str = "mip_overlap", presolve: bool = True) -> GroupingResult:
     """Choose at most ``budget`` possibly overlapping groups, each task served by its best
     chosen group (Eqs. (11)-(13)).
 
@@ -250,6 +262,8 @@ def choose_groups(gain, budget: int, candidates=None, max_group_size: int | None
     ``max_group_size`` tasks).  Candidates breaking ``cannot_link``, ``max_group_size`` or
     ``max_group_cost`` are dropped; ``must_link`` (i, j) makes i and j be served by the
     same group; ``total_cost`` caps Σ over chosen groups of (network_cost + Σ task cost).
+    The best partition under Eq. (1) (:func:`partition_tasks`, a quarter of the time
+    limit) is a feasible choice of groups and warm-starts the search.
     """
     if score not in ("sum", "mean"):
         raise ConfigError(f"score: must be one of sum, mean; got {score!r}")
@@ -306,32 +320,41 @@ def choose_groups(gain, budget: int, candidates=None, max_group_size: int | None
 
     t0 = time.perf_counter()
     model, y, a = build(items)
-    solver = _solver(time_limit_s, num_workers, seed)
+    hint = _partition_hint(g, c, cands, time_limit_s / 4, num_workers, seed)
+    if hint is not None:  # a partition is a feasible choice of groups: a warm start
+        chosen = {cands.index(tuple(grp)) for grp in hint}
+        for k, var in enumerate(y):
+            model.AddHint(var, k in chosen)
+        for (_t, k), var in a.items():
+            model.AddHint(var, k in chosen)
+    solver = _solver(time_limit_s, num_workers, seed, presolve)
     status = solver.Solve(model)
     if status == cp_model.INFEASIBLE:
         raise _explain_infeasible(build, [it for it in items if it[0] != "cannot_link"], c, tasks,
-                                  time_limit_s, num_workers, seed)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                                  time_limit_s, num_workers, seed, presolve)
+    solved = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    if not solved and hint is None:
         raise MtlbenchError(f"CP-SAT found no grouping within time_limit_s={time_limit_s} "
-                            f"(status {solver.StatusName(status)}); raise the time limit")
+                            f"(status {solver.StatusName(status)}); raise the time limit or lower max_group_size")
     wall = time.perf_counter() - t0
-    chosen = [k for k in range(len(cands)) if solver.Value(y[k])]
-    groups = [list(cands[k]) for k in chosen]
-    order = sorted(range(len(groups)), key=lambda q: groups[q])
-    groups = [groups[q] for q in order]
-    served = [0] * n
-    for (t, k), var in a.items():
-        if solver.Value(var):
-            served[t] = groups.index(list(cands[k]))
+    if solved:
+        groups = sorted([list(cands[k]) for k in range(len(cands)) if solver.Value(y[k])])
+    else:  # time limit without a solution of its own: return the warm start, flagged
+        groups = [list(grp) for grp in hint]
+    # each task is served by its best chosen group (what the solver picks at an optimum)
+    served = [max((q for q, grp in enumerate(groups) if t in grp),
+                  key=lambda q, t=t: served_value(g, t, groups[q], score)) for t in range(n)]
     objective = float(sum(served_value(g, t, groups[served[t]], score) for t in range(n)))
     return GroupingResult(
         solver=solver_name, groups=groups, objective=objective,
         status="optimal" if status == cp_model.OPTIMAL else "feasible",
-        bound=solver.BestObjectiveBound() / scale, wall_time_s=wall, constraints=c.to_dict(),
-        served_by=served,
+        bound=solver.BestObjectiveBound() / scale if solved else None, wall_time_s=wall,
+        constraints=c.to_dict(), served_by=served,
         extra={"formulation": "overlapping groups: choose groups, each task served by its best (Eqs. 11-13)",
                "score": score, "n_candidates": len(cands), "objective_scale": scale,
-               "time_limit_s": time_limit_s, "num_workers": num_workers, "seed": seed})
+               "time_limit_s": time_limit_s, "num_workers": num_workers, "seed": seed,
+               "solution": "cp-sat" if solved else "warm start (best partition); CP-SAT found none "
+                                                   "within the time limit"})
 
 
 __all__ = ["candidate_groups", "canonical_groups", "choose_groups", "partition_tasks", "served_value"]
