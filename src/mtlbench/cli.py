@@ -227,7 +227,8 @@ def cmd_grouping(a) -> None:
     if solver == "mip":
         res = partition_tasks(gain, a.budget, **cons, time_limit_s=a.time_limit, seed=a.seed, tasks=a.tasks)
     elif solver == "mip_overlap":
-        res = choose_groups(gain, a.budget, **cons, time_limit_s=a.time_limit, seed=a.seed, tasks=a.tasks)
+        over = {**cons, "max_group_size": a.overlap_max_group_size or a.max_group_size}
+        res = choose_groups(gain, a.budget, **over, time_limit_s=a.time_limit, seed=a.seed, tasks=a.tasks)
     elif solver == "exhaustive":
         res = exhaustive_partition(gain, a.budget, **cons, tasks=a.tasks)
     elif solver == "all_in_one":
@@ -238,10 +239,11 @@ def cmd_grouping(a) -> None:
         if not a.similarity:
             raise ConfigError(f"grouping {solver}: needs --similarity (the estimator's matrix)")
         sim, rec = read_similarity(a.similarity, a.tasks)
+        size = a.overlap_max_group_size or a.max_group_size
         if solver == "tag":
-            res = baselines.tag_grouping(sim, a.budget, a.max_group_size, a.time_limit, a.seed, a.tasks, gain)
+            res = baselines.tag_grouping(sim, a.budget, size, a.time_limit, a.seed, a.tasks, gain)
         elif solver == "hoa":
-            res = baselines.hoa_grouping(sim, a.budget, a.max_group_size, a.time_limit, a.seed, a.tasks, gain)
+            res = baselines.hoa_grouping(sim, a.budget, size, a.time_limit, a.seed, a.tasks, gain)
         else:
             res = baselines.cluster_grouping(sim, a.budget, rec["orientation"], a.cluster_method, a.seed, gain,
                                              name=f"cluster_{a.cluster_method}_{rec['estimator']}")
@@ -373,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tasks", type=_csv_list, required=True)
     s.add_argument("--budget", type=int, required=True, help="most groups (networks)")
     s.add_argument("--max-group-size", type=int, default=None)
+    s.add_argument("--overlap-max-group-size", type=int, default=None,
+                   help="candidate group size for mip_overlap / tag / hoa (default: --max-group-size)")
     s.add_argument("--task-cost", type=lambda t: [float(x) for x in t.split(",")], default=None)
     s.add_argument("--max-group-cost", type=float, default=None)
     s.add_argument("--network-cost", type=float, default=0.0)

@@ -20,7 +20,7 @@ ESTIMATOR_SETTINGS = {
 }
 SOLVERS = ("mip", "mip_overlap", "exhaustive", "all_in_one", "each_alone", "tag", "hoa", "cluster", "random")
 GROUPING_DEFAULTS = {
-    "budgets": [2, 3, 4], "max_group_size": None, "task_cost": None, "max_group_cost": None,
+    "budgets": [2, 3, 4], "max_group_size": None, "overlap_max_group_size": None, "task_cost": None, "max_group_cost": None,
     "network_cost": 0.0, "total_cost": None, "must_link": [], "cannot_link": [], "time_limit_s": 60.0,
     "solvers": ["mip", "mip_overlap", "all_in_one", "each_alone", "tag", "hoa", "random"],
     "exhaustive_max_tasks": 12, "cluster_on": [], "cluster_method": "spectral", "random_seeds": [0, 1, 2],
@@ -98,6 +98,10 @@ def validate_grouping(section: Any, datasets: dict, estimators: dict) -> dict:
         raise ConfigError(f"grouping.cluster_method: {out['cluster_method']!r}; allowed: spectral, agglomerative")
     if out["max_group_size"] is not None and (not isinstance(out["max_group_size"], int) or out["max_group_size"] < 1):
         raise ConfigError(f"grouping.max_group_size: must be an integer >= 1 or null, got {out['max_group_size']!r}")
+    if out["overlap_max_group_size"] is not None and (not isinstance(out["overlap_max_group_size"], int)
+                                                      or out["overlap_max_group_size"] < 1):
+        raise ConfigError("grouping.overlap_max_group_size: must be an integer >= 1 or null, "
+                          f"got {out['overlap_max_group_size']!r}")
     if not isinstance(out["time_limit_s"], (int, float)) or out["time_limit_s"] <= 0:
         raise ConfigError(f"grouping.time_limit_s: must be > 0, got {out['time_limit_s']!r}")
     all_tasks = {t for d in datasets.values() for t in d["tasks"]}
