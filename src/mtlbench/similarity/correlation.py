@@ -89,7 +89,8 @@ def write_correlation_heatmap(frame: pd.DataFrame, out_path: str | Path, dataset
     ax.set_xticks([0, 1], ["Spearman ρ", "Kendall τ"])
     ax.set_yticks(range(len(frame)), frame["estimator"].tolist())
     for (r, c), v in np.ndenumerate(values):
-        ax.text(c, r, "n/a" if np.isnan(v) else f"{v:+.2f}", ha="center", va="center", fontsize=8)
+        ax.text(c, r, "n/a" if np.isnan(v) else f"{v:+.2f}", ha="center", va="center", fontsize=8,
+                color="white" if abs(v) > 0.6 else "black")
     ax.set_title(f"{dataset}: estimator vs transfer gain", fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.05)
     fig.tight_layout()
