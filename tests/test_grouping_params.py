@@ -1,0 +1,36 @@
+import pytest
+import yaml
+
+from mtlbench.config import validate_params
+from mtlbench.errors import ConfigError
+
+BASE = {"datasets": {"digits_shift": {"backbone": "pixels"}}}
+
+
+def test_repository_params_resolve(tmp_path):
+    from conftest import ROOT
+
+    resolved = validate_params(yaml.safe_load((ROOT / "params.yaml").read_text()))
+    assert resolved["grouping"]["budgets"] == [2, 3, 4]
+    assert resolved["similarity"]["estimators"]["tag_affinity"]["settings"]["affinity_every"] == 10
+    assert resolved["similarity"]["transfer_gain"]["steps"] == 300
+
+
+def test_sections_are_optional():
+    assert "grouping" not in validate_params(BASE)
+
+
+@pytest.mark.parametrize("section, match", [
+    ({"similarity": {"estimators": {"x": {"estimator": "cosine"}}}}, r"estimator.*cosine.*wasserstein"),
+    ({"similarity": {"estimators": {"w": {"estimator": "wasserstein", "epsilon": 1}}}}, r"epsilon.*eps"),
+    ({"similarity": {"estimators": {"w": {"estimator": "wasserstein", "method": "emd"}}}}, r"method.*exact"),
+    ({"similarity": {"estimators": {"t": {"estimator": "tag_affinity", "lookahead": 1}}}}, r"lookahead.*lookahead_lr"),
+    ({"grouping": {"budget": 2}}, r"budget.*budgets"),
+    ({"grouping": {"budgets": [0]}}, r"grouping.budgets"),
+    ({"grouping": {"solvers": ["greedy"]}}, r"greedy.*mip"),
+    ({"grouping": {"cannot_link": ["mnist_identity,svhn"]}}, r"grouping.cannot_link"),
+    ({"grouping": {"cluster_on": ["nope"]}}, r"cluster_on.*nope"),
+])
+def test_bad_sections_name_the_key(section, match):
+    with pytest.raises(ConfigError, match=match):
+        validate_params({**BASE, **section})

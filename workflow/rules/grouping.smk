@@ -1,0 +1,116 @@
+# Task grouping: the program (OR-tools CP-SAT) and its baselines choose groups from the
+# measured gains; every chosen group is trained and each grouping scored (regret
+# against the oracle where every subset can be trained).
+
+
+def grouping_names(d):
+    """One grouping file per solver; cluster and random baselines once per estimator / seed."""
+    names = []
+    for solver in GROUPING.get("solvers", []):
+        if solver == "random":
+            names += [f"random_s{s}" for s in GROUPING.get("random_seeds", [0])]
+        elif solver != "cluster":
+            names.append(solver)
+    names += [f"cluster_{label}" for label in GROUPING.get("cluster_on", [])]
+    if len(P["datasets"][d]["tasks"]) <= GROUPING.get("exhaustive_max_tasks", 0) and "exhaustive" not in names:
+        names.append("exhaustive")
+    return names
+
+
+def grouping_args(wc):
+    """--solver, --similarity and --seed for a grouping file name."""
+    name, d = wc.name, wc.dataset
+    if name.startswith("random_s"):
+        return f"--solver random --seed {name[len('random_s'):]}"
+    if name.startswith("cluster_"):
+        label = name[len("cluster_"):]
+        return (f"--solver cluster --similarity results/similarity/{d}/{label}.json"
+                f" --cluster-method {GROUPING.get('cluster_method', 'spectral')} --seed 0")
+    if name == "tag":  # TAG selects on its own lookahead affinities
+        return f"--solver tag --similarity results/similarity/{d}/tag_affinity.json --seed 0"
+    if name == "hoa":  # HOA approximates a group's value from the measured pairwise gains
+        return f"--solver hoa --similarity results/similarity/{d}/transfer_gain.json --seed 0"
+    return f"--solver {name} --seed 0"
+
+
+def grouping_inputs(wc):
+    out = {"gain": f"results/similarity/{wc.dataset}/transfer_gain.json"}
+    if wc.name.startswith("cluster_"):
+        out["similarity"] = f"results/similarity/{wc.dataset}/{wc.name[len('cluster_'):]}.json"
+    elif wc.name == "tag":
+        out["similarity"] = f"results/similarity/{wc.dataset}/tag_affinity.json"
+    return out
+
+
+def constraint_args():
+    g, args = GROUPING, []
+    for key, flag in (("max_group_size", "--max-group-size"), ("overlap_max_group_size", "--overlap-max-group-size"),
+                      ("max_group_cost", "--max-group-cost"), ("total_cost", "--total-cost")):
+        if g.get(key) is not None:
+            args.append(f"{flag} {g[key]}")
+    if g.get("task_cost"):
+        args.append("--task-cost " + ",".join(str(c) for c in g["task_cost"]))
+    if g.get("network_cost"):
+        args.append(f"--network-cost {g['network_cost']}")
+    for key, flag in (("must_link", "--must-link"), ("cannot_link", "--cannot-link")):
+        if g.get(key):
+            args.append(flag + " " + " ".join(g[key]))
+    return " ".join(args)
+
+
+checkpoint grouping:
+    input:
+        unpack(grouping_inputs),
+    output:
+        "results/grouping/{dataset}/B{budget}/{name}.json",
+    wildcard_constraints:
+        budget="[0-9]+",
+        name="[A-Za-z0-9_]+",
+    params:
+        solver=grouping_args,
+        tasks=lambda wc: tasks_of(wc.dataset),
+        constraints=constraint_args(),
+        time_limit=GROUPING.get("time_limit_s", 60),
+    log:
+        "logs/grouping/{dataset}_B{budget}_{name}.log",
+    shell:
+        "mtlbench grouping {params.solver} --gain {input.gain} --tasks {params.tasks} --budget {wildcards.budget}"
+        " {params.constraints} --time-limit {params.time_limit} --out {output} > {log} 2>&1"
+
+
+def evaluation_records(wc):
+    """Every group of every grouping (known once the groupings exist), the pairs and, for
+    small T, every subset (the oracle)."""
+    import itertools as it
+
+    tasks = P["datasets"][wc.dataset]["tasks"]
+    names = set(pair_task_sets(wc.dataset))
+    for name in grouping_names(wc.dataset):
+        path = checkpoints.grouping.get(dataset=wc.dataset, budget=wc.budget, name=name).output[0]
+        with open(path) as f:
+            for group in json.load(f)["groups"]:
+                names.add(task_set_name([t for t in tasks if t in group]))
+    if len(tasks) <= GROUPING.get("oracle_max_tasks", 0):
+        for k in range(1, len(tasks) + 1):
+            names.update(task_set_name(c) for c in it.combinations(tasks, k))
+    return [task_set_record(wc.dataset, n) for n in sorted(names)]
+
+
+rule evaluate_groupings:
+    input:
+        groupings=lambda wc: expand("results/grouping/{dataset}/B{budget}/{name}.json", dataset=wc.dataset,
+                                    budget=wc.budget, name=grouping_names(wc.dataset)),
+        records=evaluation_records,
+    output:
+        "results/tables/grouping_{dataset}_B{budget}.md",
+        "results/tables/grouping_{dataset}_B{budget}.csv",
+    params:
+        tasks=lambda wc: tasks_of(wc.dataset),
+        oracle=lambda wc: (f"--oracle-budget {wc.budget}"
+                           if len(P["datasets"][wc.dataset]["tasks"]) <= GROUPING.get("oracle_max_tasks", 0) else ""),
+    log:
+        "logs/grouping/{dataset}_B{budget}_evaluate.log",
+    shell:
+        "mtlbench evaluate-groupings --groupings {input.groupings} --records {input.records}"
+        " --dataset {wildcards.dataset} --tasks {params.tasks} {params.oracle} --out-dir results/tables"
+        " --stem grouping_{wildcards.dataset}_B{wildcards.budget} > {log} 2>&1"
