@@ -33,3 +33,8 @@ rule data:
 rule runs:
     input:
         all_runs(),
+
+
+rule groupings:
+    input:
+        grouping_outputs(),

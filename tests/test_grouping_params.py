@@ -13,7 +13,7 @@ def test_repository_params_resolve(tmp_path):
     resolved = validate_params(yaml.safe_load((ROOT / "params.yaml").read_text()))
     assert resolved["grouping"]["budgets"] == [2, 3, 4]
     assert resolved["similarity"]["estimators"]["tag_affinity"]["settings"]["affinity_every"] == 10
-    assert resolved["similarity"]["transfer_gain"]["steps"] == 300
+    assert resolved["similarity"]["transfer_gain"]["steps"] == 150
 
 
 def test_sections_are_optional():

@@ -26,6 +26,9 @@ TINY = {
     "train_ratios": [0.1, 0.2],
     "seeds": [0, 1],
     "device": "cpu",
+    # dvc.yaml's grouping stage reads these params; no dataset is grouped here
+    "similarity": {"datasets": []},
+    "grouping": {"budgets": [2]},
 }
 
 

@@ -28,6 +28,9 @@ TINY_ONE = {
     "train_ratios": [0.2],
     "seeds": [0],
     "device": "cpu",
+    # dvc.yaml's grouping stage reads these params; no dataset is grouped here
+    "similarity": {"datasets": []},
+    "grouping": {"budgets": [2]},
 }
 
 

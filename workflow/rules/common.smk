@@ -144,11 +144,17 @@ def figures_of(dataset):
     return out
 
 
-def all_outputs():
-    out = ["results/metrics.json"] if DATASETS else []
+def grouping_outputs():
+    """Similarity, estimator-vs-gain correlation and grouping tables of the similarity datasets."""
+    out = []
     for d in P.get("similarity", {}).get("datasets", []):
         out += [f"results/tables/correlation_{d}.md", f"results/figures/correlation_{d}.png"]
         out += [f"results/tables/grouping_{d}_B{b}.md" for b in P.get("grouping", {}).get("budgets", [])]
+    return out
+
+
+def all_outputs():
+    out = (["results/metrics.json"] if DATASETS else []) + grouping_outputs()
     if SPLIT_LISTS:
         out += ["results/tables/split_audit.md", "results/tables/split_audit.csv"]
     for d in DATASETS:
