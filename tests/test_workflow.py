@@ -163,6 +163,7 @@ def test_real_datasets_plan_download_features_splits_train(tmp_path):
     params["datasets"]["digits"]["enabled"] = False
     params["methods"] = {"stl": {}, "bmtl": {}}
     params["train_ratios"], params["seeds"] = [0.1], [0]
+    params["similarity"]["datasets"] = []  # no grouping of digits_shift here
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _, out = sh(tmp_path, "snakemake", "-n", "--cores", "8", "--resources", "gpu=2")
     counts = job_counts(out)
