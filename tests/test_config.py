@@ -36,6 +36,9 @@ def test_default_params_resolve(params):
         (lambda p: p["backbones"]["vgg16_fc7"].update(precision="fp8"), r"backbones.vgg16_fc7.precision: 'fp8' is not allowed; allowed: 'bf16', 'fp16', 'fp32'"),
         (lambda p: p.update(train_ratios=[0.05, 1.5]), r"train_ratios: 1.5 is not a fraction"),
         (lambda p: p.update(device="tpu"), r"device: 'tpu' is not allowed"),
+        (lambda p: p.update(resources={"trian": {"runtime": 5}}), r"unknown key resources.'trian' \(did you mean 'train'\?\)"),
+        (lambda p: p.update(resources={"train": {"mem": 5}}), r"unknown key resources.train.'mem'.*allowed: 'mem_mb', 'runtime'"),
+        (lambda p: p.update(resources={"train": {"runtime": 0}}), r"resources.train.runtime: expected a positive integer \(minutes\)"),
     ],
 )
 def test_bad_params_name_key_and_allowed_values(params, mutate, message):

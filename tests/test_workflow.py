@@ -172,3 +172,6 @@ def test_real_datasets_plan_download_features_splits_train(tmp_path):
     assert counts["splits"] == 5 and counts["train"] == 10
     for d in releases:
         assert f"data/raw/{d}/manifest.json" in out
+    # cluster resources per rule come from params.yaml (resources.train: 60 min, 8,000 MB)
+    train_job = out[out.index("rule train:"):]
+    assert re.search(r"\n    resources: .*runtime=60\b.*mem_mb=8000\b", train_job.split("\n\n")[0])

@@ -21,7 +21,11 @@ from typing import Any
 from .errors import ConfigError
 
 TOP_LEVEL_KEYS = ("datasets", "backbones", "methods", "train_ratios", "seeds", "device", "split_lists", "features",
-                  "similarity", "grouping")
+                  "similarity", "grouping", "resources")
+# rules whose cluster resources params.yaml may set (resources.<rule>.{runtime, mem_mb})
+RESOURCE_RULES = ("download", "prepare_release", "index_images", "import_features", "features", "features_files",
+                  "splits", "train", "train_seeds", "train_task_set", "similarity", "grouping")
+RESOURCE_KEYS = ("runtime", "mem_mb")
 DATASET_KEYS = ("backbone", "tasks", "enabled", "download")
 
 
@@ -235,8 +239,22 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         sections["grouping"] = validate_grouping(params.get("grouping"), datasets,
                                                  sections["similarity"]["estimators"])
 
+    resources = {}
+    for rule, values in _require_mapping(params.get("resources"), "resources").items():
+        if rule not in RESOURCE_RULES:
+            raise unknown_key_error("resources", rule, RESOURCE_RULES)
+        resources[rule] = {}
+        for key, value in _require_mapping(values, f"resources.{rule}").items():
+            if key not in RESOURCE_KEYS:
+                raise unknown_key_error(f"resources.{rule}", key, RESOURCE_KEYS)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"resources.{rule}.{key}: expected a positive integer "
+                                  f"({'minutes' if key == 'runtime' else 'megabytes'}), got {value!r}")
+            resources[rule][key] = value
+
     resolved = {
         **sections,
+        "resources": resources,
         "datasets": datasets,
         "features": features,
         "backbones": backbones,

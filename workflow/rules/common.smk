@@ -71,6 +71,16 @@ wildcard_constraints:
     metric="[a-z]+",
 
 
+def runtime(rule, default=15):
+    """Minutes a cluster job of ``rule`` may run (params.yaml resources.<rule>.runtime)."""
+    return P["resources"].get(rule, {}).get("runtime", default)
+
+
+def mem_mb(rule, default=1000):
+    """Memory of a cluster job of ``rule`` in MB (params.yaml resources.<rule>.mem_mb)."""
+    return P["resources"].get(rule, {}).get("mem_mb", default)
+
+
 def backbone_of(dataset):
     return P["datasets"][dataset]["backbone"]
 

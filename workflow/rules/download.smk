@@ -6,6 +6,9 @@ rule download:
         "data/raw/{dataset}/manifest.json",
     wildcard_constraints:
         dataset=REGISTERED,
+    resources:
+        runtime=runtime("download"),
+        mem_mb=mem_mb("download"),
     log:
         "logs/download/{dataset}.log",
     shell:
@@ -21,6 +24,9 @@ rule index_images:
         dataset=IMAGE_FOLDERS,
     params:
         config=source_config,
+    resources:
+        runtime=runtime("index_images"),
+        mem_mb=mem_mb("index_images"),
     log:
         "logs/download/{dataset}.log",
     shell:
@@ -37,6 +43,9 @@ rule import_features:
         dataset=FEATURE_FILES,
     params:
         config=source_config,
+    resources:
+        runtime=runtime("import_features"),
+        mem_mb=mem_mb("import_features"),
     log:
         "logs/features/{dataset}_precomputed.log",
     shell:
@@ -53,6 +62,8 @@ rule prepare_release:
     params:
         overrides=download_overrides,
     resources:
+        runtime=runtime("prepare_release"),
+        mem_mb=mem_mb("prepare_release"),
         download=1,  # cap parallel downloads with --resources download=N
     log:
         "logs/download/{dataset}.log",

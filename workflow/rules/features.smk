@@ -11,6 +11,8 @@ rule features:
     threads: 2
     # image_folder datasets decode their JPEGs in DataLoader workers
     resources:
+        runtime=runtime("features"),
+        mem_mb=mem_mb("features"),
         gpu=backbone_uses_gpu,
     log:
         "logs/features/{dataset}_{backbone}.log",
@@ -37,6 +39,8 @@ rule features_files:
         device=P["device"],
     threads: 2
     resources:
+        runtime=runtime("features_files"),
+        mem_mb=mem_mb("features_files"),
         gpu=1,
     log:
         "logs/features/{dataset}_vgg16_fc7.log",

@@ -71,6 +71,9 @@ checkpoint grouping:
         tasks=lambda wc: tasks_of(wc.dataset),
         constraints=constraint_args(),
         time_limit=GROUPING.get("time_limit_s", 60),
+    resources:
+        runtime=runtime("grouping"),
+        mem_mb=mem_mb("grouping"),
     log:
         "logs/grouping/{dataset}_B{budget}_{name}.log",
     shell:

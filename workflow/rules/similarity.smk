@@ -47,6 +47,8 @@ rule similarity:
         tasks=lambda wc: tasks_of(wc.dataset),
         device=P["device"],
     resources:
+        runtime=runtime("similarity"),
+        mem_mb=mem_mb("similarity"),
         gpu=lambda wc: 1 if ESTIMATORS[wc.label]["estimator"] == "tag_affinity" else 0,
     log:
         "logs/similarity/{dataset}_{label}.log",
@@ -91,6 +93,8 @@ rule train_task_set:
         device=P["device"],
     threads: 1
     resources:
+        runtime=runtime("train_task_set"),
+        mem_mb=mem_mb("train_task_set"),
         gpu=1,
     log:
         "logs/similarity/{dataset}_task_sets/{taskset}.log",

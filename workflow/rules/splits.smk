@@ -6,6 +6,9 @@ rule splits:
         "data/splits/{dataset}/r{ratio}_s{seed}.parquet",
     wildcard_constraints:
         dataset=UNLISTED,
+    resources:
+        runtime=runtime("splits"),
+        mem_mb=mem_mb("splits"),
     log:
         "logs/splits/{dataset}_r{ratio}_s{seed}.log",
     shell:

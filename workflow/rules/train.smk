@@ -13,6 +13,8 @@ rule train:
         device=P["device"],
     threads: 1
     resources:
+        runtime=runtime("train"),
+        mem_mb=mem_mb("train"),
         gpu=1,
     log:
         "logs/train/{dataset}/{method}/r{ratio}_s{seed}.log",
@@ -42,6 +44,8 @@ rule train_seeds:
         seeds=",".join(SEEDS),
     threads: 1
     resources:
+        runtime=runtime("train_seeds"),
+        mem_mb=mem_mb("train_seeds"),
         gpu=1,
     log:
         "logs/train/{dataset}/{method}/r{ratio}_seeds.log",
