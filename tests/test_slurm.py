@@ -53,8 +53,8 @@ def slurm_profile(d: Path) -> Path:
     """workflow/profiles/slurm, fitted to a 2-CPU test node: threads and memory scaled down,
     squeue as status command (no slurmdbd), quick first status check, one retry."""
     prof = yaml.safe_load((ROOT / "workflow/profiles/slurm/config.yaml").read_text())
-    prof["set-threads"] = {rule: 1 for rule in prof["set-threads"]}
-    for res in prof["set-resources"].values():
+    prof["set-threads"] = {rule: 1 for rule in prof.get("set-threads", {})}
+    for res in prof.get("set-resources", {}).values():  # per-rule memory comes from params.yaml now
         res["mem_mb"] = 500
     prof.update({"slurm-status-command": "squeue", "slurm-init-seconds-before-status-checks": 2,
                  "slurm-keep-successful-logs": True, "retries": 1, "latency-wait": 5})
