@@ -45,8 +45,19 @@ def cluster(tmp_path_factory):
         pids = {d: int((state / f"{d}.pid").read_text()) for d in ("munged", "slurmctld", "slurmd")
                 if (state / f"{d}.pid").exists()}
         subprocess.run(["bash", SCRIPTS / "stop_cluster.sh", state], timeout=120)
-        alive = [d for d, pid in pids.items() if Path(f"/proc/{pid}").exists()]
+        deadline = time.monotonic() + 15  # a KILLed daemon may take a moment to go
+        while (alive := [d for d, pid in pids.items() if _running(pid)]) and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert not alive, f"daemons still running after stop_cluster.sh: {alive}"
+
+
+def _running(pid: int) -> bool:
+    """True while the process exists and is not a zombie (killed, not yet reaped by its parent)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def slurm_profile(d: Path) -> Path:
