@@ -109,7 +109,7 @@ def build_dataclass(cls: type, values: Mapping[str, Any] | None, where: str):
     return obj
 
 
-def _require_mapping(value: Any, where: str) -> Mapping:
+def require_mapping(value: Any, where: str) -> Mapping:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -127,20 +127,20 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     from .features.backbones import BACKBONES
     from .methods import METHODS
 
-    params = _require_mapping(params, "params.yaml")
+    params = require_mapping(params, "params.yaml")
     for key in params:
         if key not in TOP_LEVEL_KEYS:
             raise unknown_key_error("", key, TOP_LEVEL_KEYS)
 
     backbones = {}
-    for name, values in _require_mapping(params.get("backbones"), "backbones").items():
+    for name, values in require_mapping(params.get("backbones"), "backbones").items():
         if name not in BACKBONES:
             raise unknown_key_error("backbones", name, BACKBONES)
         hp = build_dataclass(BACKBONES[name].Config, values, f"backbones.{name}")
         backbones[name] = dataclasses.asdict(hp)
 
     datasets = {}
-    for name, values in _require_mapping(params.get("datasets"), "datasets").items():
+    for name, values in require_mapping(params.get("datasets"), "datasets").items():
         if isinstance(values, Mapping) and "kind" in values:
             # a generic kind (image_folder, feature_file) that brings its own data
             from .data.kinds import kind_config
@@ -165,7 +165,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"{err}; or bring your own data with a 'kind:' key, allowed kinds: "
                               "'feature_file', 'image_folder'")
         spec = DATASETS[name]
-        values = dict(_require_mapping(values, f"datasets.{name}"))
+        values = dict(require_mapping(values, f"datasets.{name}"))
         for key in values:
             if key not in DATASET_KEYS:
                 raise unknown_key_error(f"datasets.{name}", key, DATASET_KEYS)
@@ -186,12 +186,12 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
             if name not in SOURCES:
                 raise ConfigError(f"datasets.{name}.download: {name!r} is built offline, it has no download; "
                                   f"datasets with downloads: {_allowed(SOURCES)}")
-            with_overrides(SOURCES[name], _require_mapping(values["download"], f"datasets.{name}.download"))
+            with_overrides(SOURCES[name], require_mapping(values["download"], f"datasets.{name}.download"))
             datasets[name]["download"] = dict(values["download"])
 
     methods = {}
-    for label, values in _require_mapping(params.get("methods"), "methods").items():
-        values = dict(_require_mapping(values, f"methods.{label}"))
+    for label, values in require_mapping(params.get("methods"), "methods").items():
+        values = dict(require_mapping(values, f"methods.{label}"))
         algorithm = values.pop("method", label)
         enabled = values.pop("enabled", True)
         if algorithm not in METHODS:
@@ -216,11 +216,11 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"device: {device!r} is not allowed; allowed: 'auto', 'cpu', 'cuda', 'cuda:N'")
 
     split_lists = {}
-    for name, values in _require_mapping(params.get("split_lists"), "split_lists").items():
+    for name, values in require_mapping(params.get("split_lists"), "split_lists").items():
         # published split lists (mtlbench.published_splits): audit, and a split source
         from .published_splits import SplitListConfig
 
-        cfg = build_dataclass(SplitListConfig, _require_mapping(values, f"split_lists.{name}"), f"split_lists.{name}")
+        cfg = build_dataclass(SplitListConfig, require_mapping(values, f"split_lists.{name}"), f"split_lists.{name}")
         if cfg.dataset is not None and cfg.dataset not in datasets:
             raise ConfigError(f"split_lists.{name}.dataset: {cfg.dataset!r} is not a dataset of this file; "
                               f"allowed: {_allowed(datasets)}")
@@ -228,7 +228,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
     from .features.backbones import ImageFilesConfig
 
-    features = dataclasses.asdict(build_dataclass(ImageFilesConfig, _require_mapping(params.get("features"), "features"),
+    features = dataclasses.asdict(build_dataclass(ImageFilesConfig, require_mapping(params.get("features"), "features"),
                                                   "features"))
     # optional sections (task similarity and grouping), checked only when present
     sections = {}
@@ -240,11 +240,11 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
                                                  sections["similarity"]["estimators"])
 
     resources = {}
-    for rule, values in _require_mapping(params.get("resources"), "resources").items():
+    for rule, values in require_mapping(params.get("resources"), "resources").items():
         if rule not in RESOURCE_RULES:
             raise unknown_key_error("resources", rule, RESOURCE_RULES)
         resources[rule] = {}
-        for key, value in _require_mapping(values, f"resources.{rule}").items():
+        for key, value in require_mapping(values, f"resources.{rule}").items():
             if key not in RESOURCE_KEYS:
                 raise unknown_key_error(f"resources.{rule}", key, RESOURCE_KEYS)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

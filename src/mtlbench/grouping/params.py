@@ -7,9 +7,9 @@ Called by :func:`mtlbench.config.validate_params`; each bad value fails with a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from typing import Any
 
+from ..config import require_mapping
 from ..errors import ConfigError
 
 ESTIMATOR_SETTINGS = {
@@ -28,20 +28,12 @@ GROUPING_DEFAULTS = {
 }
 
 
-def _mapping(value: Any, where: str) -> Mapping:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-    return value
-
-
 def validate_similarity(section: Any, datasets: dict) -> dict:
     from ..config import build_dataclass, unknown_key_error
     from ..methods.bmtl import BMTLHparams
     from ..similarity.tag_affinity import TagAffinityHparams
 
-    section = dict(_mapping(section, "similarity"))
+    section = dict(require_mapping(section, "similarity"))
     allowed = ("datasets", "ratio", "estimators", "transfer_gain")
     for key in section:
         if key not in allowed:
@@ -54,8 +46,8 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio < 1:
         raise ConfigError(f"similarity.ratio: {ratio!r} is not a fraction in (0, 1)")
     estimators = {}
-    for label, values in _mapping(section.get("estimators"), "similarity.estimators").items():
-        values = dict(_mapping(values, f"similarity.estimators.{label}"))
+    for label, values in require_mapping(section.get("estimators"), "similarity.estimators").items():
+        values = dict(require_mapping(values, f"similarity.estimators.{label}"))
         kind = values.pop("estimator", label)
         if kind not in ESTIMATOR_SETTINGS:
             raise unknown_key_error(f"similarity.estimators.{label}.estimator", kind, ESTIMATOR_SETTINGS)
@@ -79,7 +71,7 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
 def validate_grouping(section: Any, datasets: dict, estimators: dict) -> dict:
     from ..config import unknown_key_error
 
-    section = dict(_mapping(section, "grouping"))
+    section = dict(require_mapping(section, "grouping"))
     for key in section:
         if key not in GROUPING_DEFAULTS:
             raise unknown_key_error("grouping", key, GROUPING_DEFAULTS)
