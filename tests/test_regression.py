@@ -254,6 +254,20 @@ def test_task_set_scores_record_the_metric():
     assert len(rec["mse"]["a"]) == 2 and record_score(rec, "a") > 0
 
 
+def test_tag_affinity_on_regression_is_a_loss_reduction():
+    from mtlbench.similarity.tag_affinity import TagAffinityHparams, tag_affinity
+
+    problem, _ = linear_problem(shared=False, n_train=(100, 100, 100))
+    d = problem.data["a"]  # task "b" becomes a noisy copy of "a": same w, new noise
+    rng = np.random.default_rng(1)
+    problem.data["b"] = TaskData(d.x_train, d.y_train + NOISE * rng.normal(size=len(d.y_train)), d.x_test, d.y_test)
+    hp = TagAffinityHparams(hidden=16, dropout=0.0, steps=30, batch_size=32, affinity_every=5, lookahead_lr=0.05)
+    z = tag_affinity(problem, hp, seed=0)
+    assert np.all(np.diag(z) > 0)  # a step on t's own squared error lowers it
+    assert z[0, 1] > 0 and z[1, 0] > 0  # the copies help each other
+    assert z[0, 1] > z[2, 1] and z[1, 0] > z[2, 0]  # more than the unrelated task does
+
+
 # --- grouping: the partition scorer (oracle) against brute force -------------------------
 
 def set_partitions(items):
