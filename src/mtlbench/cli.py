@@ -320,36 +320,40 @@ def _device(name: str) -> str:
 
 
 def cmd_train_task_set(a) -> None:
-    """Train one set of tasks together (bMTL) per (split, seed) -> a task-set record."""
+    """Train one set of tasks together (bMTL) per (split, seed) -> a task-set record
+    (accuracy per classification task, MSE per regression task)."""
     from .config import build_dataclass
     from .io import sha256_file, write_json
     from .methods.bmtl import BMTLHparams
-    from .similarity.transfer_gain import task_set_accuracy
+    from .similarity.transfer_gain import record_metric, record_score, task_set_scores
 
     _set_threads(a.threads)
     if len(a.splits) != len(a.seeds):
         raise ConfigError(f"--splits ({len(a.splits)}) and --seeds ({len(a.seeds)}) must pair up")
     hp = build_dataclass(BMTLHparams, a.hparams, "transfer_gain.hparams")
     problems = _problems(a.features, a.splits, a.tasks)
-    rec = task_set_accuracy(problems, a.tasks, hp, a.seeds, device=_device(a.device))
+    rec = task_set_scores(problems, a.tasks, hp, a.seeds, device=_device(a.device))
     rec.update(hparams=a.hparams, inputs={"features": a.features, "features_sha256": sha256_file(a.features),
                                           "splits": list(a.splits)})
     write_json(a.out, rec)
-    print(f"{a.out}: " + ", ".join(f"{t} {np.mean(v):.4f}" for t, v in rec["accuracy"].items()))
+    print(f"{a.out}: " + ", ".join(f"{t} {record_metric(rec, t)} {record_score(rec, t):.4f}" for t in a.tasks))
 
 
 def cmd_transfer_gain(a) -> None:
     """Task-set records (each task alone, each pair) -> the transfer_gain similarity file."""
     from .io import read_json
     from .similarity.io import write_similarity
-    from .similarity.transfer_gain import gain_matrix
+    from .similarity.transfer_gain import gain_matrix, task_metric_names
 
     records = [read_json(p) for p in a.records]
     gain, joint, alone = gain_matrix(records, a.tasks)
+    metrics = task_metric_names(records, a.tasks)
     write_similarity(a.out, gain, a.tasks, "transfer_gain", {"hparams": records[0].get("hparams", {}),
                      "seeds": records[0].get("seeds")}, dataset=a.dataset,
                      inputs={"records": list(a.records)},
-                     extra={"joint_accuracy": joint.tolist(), "alone_accuracy": alone.tolist()})
+                     extra={"task_metric": metrics,  # per task (task_order): accuracy | mse
+                            "gain_definition": "accuracy: joint - alone; mse: alone - joint (positive = helps)",
+                            "joint_score": joint.tolist(), "alone_score": alone.tolist()})
     print(f"{a.out}: mean off-diagonal gain {gain[~np.eye(len(gain), dtype=bool)].mean():+.4f}")
 
 

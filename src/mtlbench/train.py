@@ -3,7 +3,9 @@
 Run JSON (DESIGN.md contract)::
 
     dataset, method (the params.yaml label), algorithm, ratio, seed, tasks (order),
-    metrics: {per_task: {task: {accuracy | mse, mae}}, average: {...}},
+    task_types, target_scaling (regression tasks: training mean and std of the raw targets),
+    metrics: {per_task: {task: {accuracy | mse, mae}}, average: {...}} (MSE and MAE on
+    targets standardised with the training mean and std),
     relations: {name: {matrix: T x T, task_order: [...]}},
     history: [{step, test: {task: accuracy | mse}}],
     hparams, config_hash, inputs: {features, features_sha256, split, split_sha256},
@@ -23,13 +25,18 @@ from .errors import DataError
 from .features.table import read_features
 from .io import config_hash, sha256_file, write_json
 from .methods import Problem, TaskData, get_method
+from .methods.base import standardize_targets
 from .metrics import average_metrics, task_metrics
 from .runinfo import device_info, library_versions, resolve_device
 from .splits import read_split
 
 
 def build_problem(features_path: str | Path, split_path: str | Path, tasks: list[str]) -> tuple[Problem, dict]:
-    """Join the features table with a split file into per-task train/test arrays."""
+    """Join the features table with a split file into per-task train/test arrays.
+
+    Regression targets are standardised with each task's training mean and standard
+    deviation (:func:`mtlbench.methods.base.standardize_targets`): every method trains on,
+    and every metric (MSE, MAE) is computed on, standardised targets."""
     ft = read_features(features_path)
     split, split_meta = read_split(split_path)
     split_of = dict(zip(split["sample_id"], split["split"]))
@@ -48,7 +55,8 @@ def build_problem(features_path: str | Path, split_path: str | Path, tasks: list
     classes = meta.get("classes")
     cls_labels = [ft.label[ft.task == t] for t in tasks if task_types.get(t, "classification") == "classification"]
     n_classes = len(classes) if classes else (int(max(lbl.max() for lbl in cls_labels)) + 1 if cls_labels else 1)
-    return Problem(tasks=list(tasks), n_classes=n_classes, data=data, task_types=task_types), split_meta
+    problem = Problem(tasks=list(tasks), n_classes=n_classes, data=data, task_types=task_types)
+    return standardize_targets(problem), split_meta
 
 
 def run(features_path: str | Path, split_path: str | Path, out_path: str | Path, *, dataset: str,
@@ -109,6 +117,7 @@ def _record(problem: Problem, result, resolved: dict, features_path, features_sh
     return {
         **resolved,
         "task_types": {t: problem.task_type(t) for t in tasks},
+        **({"target_scaling": problem.target_scaling} if problem.target_scaling else {}),
         "metrics": {"per_task": per_task, "average": average_metrics(per_task)},
         "relations": {name: {"matrix": np.asarray(m).tolist(), "task_order": list(tasks)}
                       for name, m in result.relations.items()},

@@ -28,6 +28,17 @@ SGD at lr 0.01); the gradient penalty is taken in feature space on detached feat
 trains the critic only [input space, through the extractor]; a negative W estimate enters the
 relation step as 0 (W1 >= 0) [used as is]; α is not rounded [rounded to 3 decimals].
 
+Regression tasks (all tasks of the problem regression; a mix is refused, since every
+h_t is evaluated on every task's data): h_t has one output and L_i is the squared error
+on task i's standardised targets (:func:`mtlbench.methods.base.standardize_targets`, which
+the train stage applies), so R̂_ti in the relation step is the MSE of task t's regressor
+on task i in units of task i's training variance (1 = predicting the training mean), on
+the same footing for every i.  Theorem 1 needs a bounded loss; the squared error is
+bounded only when targets and predictions are, so with standardised targets the bound
+holds in practice (targets within a few standard deviations), not as a guarantee; the
+relation step itself (convex in α, exact solution) is unchanged.  ``code_compat`` on
+regression tasks keeps the missing gradient reversal only (there is no softmax to repeat).
+
 ``code_compat: true`` reproduces the public code's two defects: no gradient reversal between
 the features and the discriminators (its discriminator spec names a layer the builder does not
 know, so the extractor receives the discriminators' own gradient and helps them separate the
@@ -50,7 +61,7 @@ from tqdm.auto import tqdm
 from ..errors import ConfigError
 from .adversarial import critic_loss, discriminator, domain_loss_and_accuracy, grad_reverse
 from .base import Method, MethodResult, Problem
-from .nets import mlp_extractor, seeded_generator
+from .nets import mlp_extractor, seeded_generator, test_score
 from .relation_step import relation_step
 
 
@@ -163,13 +174,20 @@ def initial_alpha(n_tasks: int, diagonal: float) -> np.ndarray:
     return alpha
 
 
-def classification_losses(logits: torch.Tensor, ys: list[torch.Tensor], code_compat: bool) -> list[torch.Tensor]:
-    """Mean cross-entropy of one classifier's logits on each task's slice of the batch.
-    ``code_compat``: the public code's softmax before the cross-entropy (softmax applied twice)."""
-    out = torch.softmax(logits, dim=1) if code_compat else logits
+def classification_losses(logits: torch.Tensor, ys: list[torch.Tensor], code_compat: bool,
+                          regression: bool = False) -> list[torch.Tensor]:
+    """L_i(h_t) for every task i: the mean cross-entropy of one classifier's logits on each
+    task's slice of the batch, or (``regression``) the mean squared error of one regressor's
+    single output.  ``code_compat``: the public code's softmax before the cross-entropy
+    (softmax applied twice; classification only)."""
+    if regression:
+        out = logits.squeeze(-1)
+    else:
+        out = torch.softmax(logits, dim=1) if code_compat else logits
     losses, start = [], 0
     for y in ys:
-        losses.append(nn.functional.cross_entropy(out[start : start + len(y)], y))
+        piece = out[start : start + len(y)]
+        losses.append(nn.functional.mse_loss(piece, y) if regression else nn.functional.cross_entropy(piece, y))
         start += len(y)
     return losses
 
@@ -181,9 +199,12 @@ class AMTNN(Method):
 
     def fit_predict(self, problem: Problem, seed: int, device: str = "cpu", progress: bool = True) -> MethodResult:
         hp: AMTNNHparams = self.hp
-        for t in problem.tasks:
-            if problem.task_type(t) != "classification":
-                raise ConfigError(f"methods.{self.name}: AMTNN needs classification tasks; {t!r} is {problem.task_type(t)}")
+        types = {problem.task_type(t) for t in problem.tasks}
+        if len(types) != 1:
+            raise ConfigError(f"methods.{self.name}: AMTNN evaluates every task's head on every task, so the tasks "
+                              "must be all classification or all regression; got "
+                              + ", ".join(f"{t}: {problem.task_type(t)}" for t in problem.tasks))
+        regression = types == {"regression"}
         gen = seeded_generator(seed)
         T, K = len(problem.tasks), problem.n_classes
         rng = np.random.default_rng(seed)
@@ -194,12 +215,14 @@ class AMTNN(Method):
             if hp.train_samples:
                 idx = idx[: hp.train_samples]
             x_tr.append(torch.as_tensor(d.x_train[idx], dtype=torch.float32, device=device))
-            y_tr.append(torch.as_tensor(d.y_train[idx], dtype=torch.long, device=device))
+            y_tr.append(torch.as_tensor(d.y_train[idx], dtype=torch.float32 if regression else torch.long,
+                                        device=device))
         n_train = np.array([len(y) for y in y_tr], dtype=np.float64)
 
         extractor, feat_dim = build_extractor(hp, problem.in_dim)
-        heads = nn.ModuleList(nn.Sequential(nn.Linear(feat_dim, hp.head_hidden), nn.ELU(), nn.Linear(hp.head_hidden, K))
-                              for _ in range(T))
+        out_dim = 1 if regression else K
+        heads = nn.ModuleList(nn.Sequential(nn.Linear(feat_dim, hp.head_hidden), nn.ELU(),
+                                            nn.Linear(hp.head_hidden, out_dim)) for _ in range(T))
         pairs = [(t, k) for t in range(T) for k in range(t + 1, T)]
         bounded = self.divergence == "w" and hp.critic_output == "sigmoid"
         discs = nn.ModuleList(discriminator(feat_dim, hp.disc_hidden, sigmoid=bounded) for _ in pairs)
@@ -232,7 +255,7 @@ class AMTNN(Method):
 
                 cls_loss = z.new_zeros(())
                 for t in range(T):
-                    per_task = classification_losses(heads[t](z), ys, hp.code_compat)
+                    per_task = classification_losses(heads[t](z), ys, hp.code_compat, regression)
                     cls_loss = cls_loss + sum(float(alpha[t, i]) * per_task[i] for i in range(T))
                     losses_mat[t] += [float(v.detach()) for v in per_task]
                 z_adv = zs if hp.code_compat else [grad_reverse(zz) for zz in zs]
@@ -252,11 +275,15 @@ class AMTNN(Method):
                 alpha = relation_step(losses_mat, d_rel, n_train, kappa=hp.kappa, rho=hp.rho)
                 alpha_history.append(alpha.tolist())
             if hp.eval_every and (epoch % hp.eval_every == 0) and epoch != hp.epochs:
-                history.append({"step": epoch, "test": self._test_accuracy(extractor, heads, problem, device)})
+                history.append({"step": epoch, "test": self._test_accuracy(extractor, heads, problem, device,
+                                                                                    regression)})
 
-        preds = {t: self._predict(extractor, heads[i], problem.data[t].x_test, device) for i, t in enumerate(problem.tasks)}
-        history.append({"step": hp.epochs, "test": {t: float(np.mean(preds[t] == problem.data[t].y_test)) for t in preds}})
+        preds = {t: self._predict(extractor, heads[i], problem.data[t].x_test, device, regression)
+                 for i, t in enumerate(problem.tasks)}
+        history.append({"step": hp.epochs, "test": {t: test_score(preds[t], problem.data[t].y_test, regression)
+                                                    for t in preds}})
         extra = {"alpha_history": alpha_history, "relation_losses": losses_mat.tolist(),
+                 "relation_loss": "squared error" if regression else "cross-entropy",
                  "divergence_kind": {"h": "discriminator accuracy", "w": "critic W1 estimate"}[self.divergence],
                  "n_train_used": n_train.astype(int).tolist(), "feature_dim": feat_dim}
         if hp.embedding_samples:
@@ -285,17 +312,25 @@ class AMTNN(Method):
 
     @staticmethod
     @torch.no_grad()
-    def _predict(extractor, head, x: np.ndarray, device: str, batch: int = 1024) -> np.ndarray:
+    def _predict(extractor, head, x: np.ndarray, device: str, regression: bool = False, batch: int = 1024) -> np.ndarray:
+        """Class ids (argmax), or the regressor's output for regression tasks."""
         extractor.eval()
         head.eval()
         xt = torch.as_tensor(x, dtype=torch.float32)
-        out = [head(extractor(xt[i : i + batch].to(device))).argmax(1).cpu() for i in range(0, len(xt), batch)]
+
+        def out_of(o: torch.Tensor) -> torch.Tensor:
+            return o.squeeze(-1) if regression else o.argmax(1)
+
+        out = [out_of(head(extractor(xt[i : i + batch].to(device)))).cpu() for i in range(0, len(xt), batch)]
         extractor.train()
         head.train()
         return torch.cat(out).numpy()
 
-    def _test_accuracy(self, extractor, heads, problem: Problem, device: str) -> dict[str, float]:
-        return {t: float(np.mean(self._predict(extractor, heads[i], problem.data[t].x_test, device) == problem.data[t].y_test))
+    def _test_accuracy(self, extractor, heads, problem: Problem, device: str,
+                       regression: bool = False) -> dict[str, float]:
+        """Test accuracy per task (test MSE for regression tasks), the history's figure."""
+        return {t: test_score(self._predict(extractor, heads[i], problem.data[t].x_test, device, regression),
+                              problem.data[t].y_test, regression)
                 for i, t in enumerate(problem.tasks)}
 
 
@@ -313,7 +348,8 @@ def feature_embedding(extractor: nn.Module, problem: Problem, per_task: int, see
         idx = rng.permutation(len(d.y_test))[:per_task]
         feats.append(extractor(torch.as_tensor(d.x_test[idx], dtype=torch.float32, device=device)).cpu().numpy())
         tasks += [t] * len(idx)
-        labels += np.asarray(d.y_test[idx]).astype(int).tolist()
+        y = np.asarray(d.y_test[idx])
+        labels += (y.astype(float) if problem.task_type(t) == "regression" else y.astype(int)).tolist()
     extractor.train()
     f = np.concatenate(feats).astype(np.float64)
     f -= f.mean(0)

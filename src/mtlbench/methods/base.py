@@ -30,6 +30,9 @@ class Problem:
     n_classes: int
     data: dict[str, TaskData]
     task_types: dict[str, str] = field(default_factory=dict)  # task -> classification|regression
+    # regression task -> {"mean", "std"} of the raw training targets that standardised it
+    # (:func:`standardize_targets`); empty when the targets are used as given
+    target_scaling: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def in_dim(self) -> int:
@@ -37,6 +40,28 @@ class Problem:
 
     def task_type(self, task: str) -> str:
         return self.task_types.get(task, "classification")
+
+
+def standardize_targets(problem: Problem) -> Problem:
+    """Every regression task's targets z-scored with its training part's statistics:
+    y' = (y − ȳ_train) / s_train (s the population standard deviation; 1 when it is 0), on
+    the training and the test part alike, so that the test part sees no test statistic.
+    Classification tasks are unchanged.  Errors on standardised targets (MSE, MAE) are in
+    units of the task's training variance: MSE 1 is predicting the training mean.
+    Returns a new Problem with ``target_scaling`` set; the input is not modified."""
+    data, scaling = dict(problem.data), {}
+    for t in problem.tasks:
+        if problem.task_type(t) != "regression":
+            continue
+        d = problem.data[t]
+        y_tr = np.asarray(d.y_train, dtype=np.float64)
+        mean, std = float(y_tr.mean()), float(y_tr.std())
+        std = std if std > 0 else 1.0
+        data[t] = TaskData(d.x_train, (y_tr - mean) / std, d.x_test,
+                           (np.asarray(d.y_test, dtype=np.float64) - mean) / std)
+        scaling[t] = {"mean": mean, "std": std}
+    return Problem(tasks=list(problem.tasks), n_classes=problem.n_classes, data=data,
+                   task_types=dict(problem.task_types), target_scaling=scaling)
 
 
 @dataclass

@@ -1,14 +1,30 @@
 """bMTL: basic multi-task learning, hard parameter sharing.
 
-One shared feature extractor f and one head g_t per task, trained jointly on
-    min_{f, g_1..g_T}  Σ_t (1/|B_t|) Σ_{(x,y)∈B_t} L_t(g_t(f(x)), y)
-(the sum of per-task losses; cross-entropy for classification, squared error for
-regression), one batch of every task per Adam step.
+One shared feature extractor f and one head g_t per task (θ = (f, g_1..g_T)), trained
+jointly on the objective of issue #10
+
+    min_θ  Σ_t w_t Σ_{j=1..m_t} L_t(g_t(f(x_tj)), y_tj)  +  λ R(θ)                  (1)
+
+with L_t the cross-entropy for a classification task and the squared error for a
+regression task, m_t the number of training samples of task t, and
+
+* task weighting w_t (``task_weighting``): ``mean`` w_t = 1/m_t (each task's mean loss,
+  the default), or ``sum`` w_t = 1 (every sample counts once, so larger tasks weigh more);
+* penalty R (``penalty``) with weight λ (``weight_decay``): ``l2`` R(θ) = ½||θ||²₂ (the
+  default; applied as Adam's coupled weight decay, whose gradient λθ is exactly that of
+  λ·½||θ||², so the default equals the former bMTL), ``l1`` R(θ) = ||θ||₁ (added to the
+  loss, subgradient λ·sign θ), or ``none``.  R covers every parameter (extractor and
+  heads, weights and biases).
+
+Each Adam step estimates (1) without bias from one batch B_t of every task: the data term
+is Σ_t w_t (m_t/|B_t|) Σ_{(x,y)∈B_t} L_t, i.e. Σ_t (1/|B_t|) Σ_{B_t} L_t for ``mean`` and
+Σ_t (m_t/|B_t|) Σ_{B_t} L_t for ``sum``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -28,10 +44,38 @@ from .nets import (
 
 @dataclass(frozen=True)
 class BMTLHparams(MLPHparams):
-    pass
+    task_weighting: Literal["mean", "sum"] = "mean"  # w_t of Eq. (1): 1/m_t (mean) or 1 (sum)
+    penalty: Literal["l2", "l1", "none"] = "l2"  # R of Eq. (1); its weight λ is weight_decay
+
+    def check(self, where: str) -> None:
+        from ..errors import ConfigError
+
+        super().check(where)
+        if self.weight_decay < 0:
+            raise ConfigError(f"{where}.weight_decay: λ must be >= 0, got {self.weight_decay}")
+
+
+def task_weights(problem: Problem, weighting: str) -> dict[str, float]:
+    """Multiplier of each task's batch-mean loss in the step's estimate of Eq. (1):
+    1 for ``mean`` (w_t = 1/m_t), m_t for ``sum`` (w_t = 1)."""
+    if weighting == "mean":
+        return {t: 1.0 for t in problem.tasks}
+    if weighting == "sum":
+        return {t: float(len(problem.data[t].y_train)) for t in problem.tasks}
+    raise ValueError(f"task_weighting must be 'mean' or 'sum', got {weighting!r}")
+
+
+def penalty_term(params, penalty: str, weight: float) -> torch.Tensor | float:
+    """λ R(θ) of Eq. (1) for the penalties added to the loss (``l1``); 0 for ``none`` and for
+    ``l2``, which Adam applies as coupled weight decay (same gradient λθ)."""
+    if penalty == "l1" and weight > 0:
+        return weight * sum(p.abs().sum() for p in params)
+    return 0.0
 
 
 class BMTL(Method):
+    """Eq. (1) of the module docstring, hard sharing with one head per task."""
+
     name = "bmtl"
     Hparams = BMTLHparams
 
@@ -40,15 +84,20 @@ class BMTL(Method):
         gen = seeded_generator(seed)
         reg = {t: problem.task_type(t) == "regression" for t in problem.tasks}
         data = {t: TaskTensors(problem.data[t], device, reg[t]) for t in problem.tasks}
+        weight = task_weights(problem, hp.task_weighting)
         extractor = mlp_extractor(problem.in_dim, hp.hidden, hp.dropout).to(device)
         heads = nn.ModuleDict({t: nn.Linear(hp.hidden, 1 if reg[t] else problem.n_classes) for t in problem.tasks}).to(device)
-        opt = torch.optim.Adam(list(extractor.parameters()) + list(heads.parameters()), lr=hp.lr, weight_decay=hp.weight_decay)
+        params = list(extractor.parameters()) + list(heads.parameters())
+        decay = hp.weight_decay if hp.penalty == "l2" else 0.0
+        opt = torch.optim.Adam(params, lr=hp.lr, weight_decay=decay)
         history = []
         for step in tqdm(range(1, hp.steps + 1), desc="bmtl", unit="step", disable=not progress, leave=False):
             loss = 0.0
             for t in problem.tasks:
                 x, y = data[t].batch(hp.batch_size, gen)
-                loss = loss + task_loss(heads[t](extractor(x)), y, reg[t])
+                term = task_loss(heads[t](extractor(x)), y, reg[t])
+                loss = loss + (term if weight[t] == 1.0 else weight[t] * term)
+            loss = loss + penalty_term(params, hp.penalty, hp.weight_decay)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -1,13 +1,16 @@
 """pooled: one network trained on the union of all tasks' training data, one shared head.
 
-The tasks share one label space, so the simplest form of sharing treats them as one
-task: one extractor f and one head g (the STL/bMTL MLP), trained on
+The tasks share one label space (all classification over the same classes, or all
+regression of one target), so the simplest form of sharing treats them as one task: one
+extractor f and one head g (the STL/bMTL MLP), trained on
 
-    min_{f, g}  (1/|B|) Σ_{(x,y)∈B} CE(g(f(x)), y),   B drawn from ∪_t D_t^train      (1)
+    min_{f, g}  (1/|B|) Σ_{(x,y)∈B} L(g(f(x)), y),   B drawn from ∪_t D_t^train       (1)
 
-with Adam; a step draws ``batch_size × T`` samples from the pooled training set, so a
-step sees as many samples as a bMTL step and larger tasks are sampled in proportion to
-their size (unlike bMTL's equal batch per task).
+with L the cross-entropy (classification; g has C outputs) or the squared error
+(regression; g is one regressor with a single output), and Adam; a step draws
+``batch_size × T`` samples from the pooled training set, so a step sees as many samples
+as a bMTL step and larger tasks are sampled in proportion to their size (unlike bMTL's
+equal batch per task).  A mix of classification and regression tasks is refused.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from .nets import (
     task_loss,
     test_score,
 )
-from .pooled_linear import pool_training
+from .pooled_linear import pool_training, pooled_task_type
 
 
 @dataclass(frozen=True)
@@ -45,22 +48,23 @@ class Pooled(Method):
         hp: PooledHparams = self.hp
         gen = seeded_generator(seed)
         x, y = pool_training(problem)
+        regression = pooled_task_type(problem) == "regression"
         empty = np.empty((0, x.shape[1]), dtype=np.float32)
-        pooled = TaskTensors(TaskData(x, y, empty, np.empty(0)), device)
+        pooled = TaskTensors(TaskData(x, y, empty, np.empty(0)), device, regression)
         tests = {t: torch.as_tensor(problem.data[t].x_test, dtype=torch.float32, device=device) for t in problem.tasks}
         extractor = mlp_extractor(problem.in_dim, hp.hidden, hp.dropout).to(device)
-        head = nn.Linear(hp.hidden, problem.n_classes).to(device)
+        head = nn.Linear(hp.hidden, 1 if regression else problem.n_classes).to(device)
         opt = torch.optim.Adam(list(extractor.parameters()) + list(head.parameters()), lr=hp.lr, weight_decay=hp.weight_decay)
         history = []
         for step in tqdm(range(1, hp.steps + 1), desc="pooled", unit="step", disable=not progress, leave=False):
             xb, yb = pooled.batch(hp.batch_size * len(problem.tasks), gen)
-            loss = task_loss(head(extractor(xb)), yb, False)
+            loss = task_loss(head(extractor(xb)), yb, regression)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             if step % hp.eval_every == 0 or step == hp.steps:
                 history.append({"step": step, "test": {
-                    t: test_score(predict(extractor, head, tests[t], False), problem.data[t].y_test, False)
+                    t: test_score(predict(extractor, head, tests[t], regression), problem.data[t].y_test, regression)
                     for t in problem.tasks}})
-        preds = {t: predict(extractor, head, tests[t], False) for t in problem.tasks}
+        preds = {t: predict(extractor, head, tests[t], regression) for t in problem.tasks}
         return MethodResult(predictions=preds, history=history)

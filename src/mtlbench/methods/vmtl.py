@@ -154,7 +154,8 @@ class _SeedData:
         xs, counts = [], np.zeros((len(problem.tasks), C), dtype=np.int64)
         for ti, t in enumerate(problem.tasks):
             if problem.task_type(t) != "classification":
-                raise DataError(f"VMTL handles classification tasks only; task {t!r} is {problem.task_type(t)}")
+                raise DataError(f"VMTL handles classification tasks only (its priors and batches are per class; "
+                                f"docs/methods.md, Regression tasks); task {t!r} is {problem.task_type(t)}")
             d = problem.data[t]
             y = np.asarray(d.y_train, dtype=np.int64)
             for c in range(C):

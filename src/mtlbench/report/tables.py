@@ -121,8 +121,9 @@ def write_tables(run_paths, out_dir: str | Path, dataset: str, tasks: list[str],
             unit = " (%)" if metric == "accuracy" else " (standardised targets)"
             n = summary[(summary.dataset == dataset) & (summary.ratio == ratio)]["n"]
             seeds = f"{int(n.min())}" if len(n) else "0"
+            best = "highest" if HIGHER_IS_BETTER.get(metric, True) else "lowest"
             caption = (f"{dataset}, train ratio {ratio:g}: {metric}{unit}, mean ± 95% CI over {seeds} seeds; "
-                       f"best average in bold, second underlined")
+                       f"best average ({best}) in bold, second underlined")
             stem = f"{dataset}_{ratio:g}_{metric}"  # the ratio's dot is no suffix: build names whole
             for ext, text in ((".md", to_markdown(frame, marks, caption)), (".tex", to_latex(frame, marks, caption))):
                 with atomic_path(out_dir / (stem + ext)) as tmp:

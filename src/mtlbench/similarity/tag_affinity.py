@@ -12,7 +12,9 @@ and the affinity of i onto every task t is the relative change of t's loss
 
     Z^k_{i→t} = 1 − L_t(X^k, θ_{s|i}^{k+1}, θ_t^k) / L_t(X^k, θ_s^k, θ_t^k)            (2)
 
-(> 0: a step on i lowers t's loss, i helps t).  The returned matrix averages Eq. (2)
+(> 0: a step on i lowers t's loss, i helps t).  L is the cross-entropy for a
+classification task and the squared error for a regression task, so for regression Eq. (2)
+is the relative loss reduction, in the same direction as the transfer gain.  The returned matrix averages Eq. (2)
 over the K lookahead steps of the run, Ẑ_{i→t} = (1/K) Σ_k Z^k_{i→t} (Eq. 3), in the
 gain convention ``affinity[i, t]`` = affinity of i onto t.  The lookahead uses plain
 SGD with rate η = ``lookahead_lr`` and dropout off; the training itself uses Adam.

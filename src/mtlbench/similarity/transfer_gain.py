@@ -1,13 +1,29 @@
 """Measured pairwise transfer gains (the ground truth every estimator is compared with).
 
-    gain(i → t) = mean_seeds acc(t | trained jointly with i) − mean_seeds acc(t | alone)   (1)
+Each task t is scored by its test metric: accuracy for a classification task, MSE (on
+standardised targets) for a regression task.  The gain of training t with i is the
+improvement of that metric, signed so that a positive gain is always beneficial:
+
+    gain(i → t) = mean_seeds acc(t | with i) − mean_seeds acc(t | alone)     (classification)  (1)
+    gain(i → t) = mean_seeds MSE(t | alone) − mean_seeds MSE(t | with i)     (regression)      (2)
+
+i.e. gain = u(t | with i) − u(t | alone) with the utility u = accuracy, or u = −MSE (the
+loss reduction).  (2) is an absolute reduction: on standardised targets the MSE is the
+fraction of the task's training variance left unexplained, so (2) is the gain in
+explained variance and is comparable across regression tasks without a further ratio.
 
 "Jointly" is bMTL (:mod:`mtlbench.methods.bmtl`: shared extractor, one head per task,
 sum of losses) on the two tasks {i, t}; "alone" is the same bMTL network on t only
 (one head), so the partner is the only difference.  One training on the pair {i, t}
 gives both gain(i → t) and gain(t → i).  A job trains one task set (a single task or
-a pair) over the seeds, :func:`task_set_accuracy`; :func:`gain_matrix` assembles the
-(T, T) matrix ``gain[i, t]`` = gain(i → t) from the jobs' records.
+a pair, or any group for the grouping evaluation) over the seeds,
+:func:`task_set_scores`; :func:`gain_matrix` assembles the (T, T) matrix
+``gain[i, t]`` = gain(i → t) from the jobs' records.
+
+A task-set record: ``{"tasks": [...], "seeds": [...], "metric": {task: "accuracy" |
+"mse"}, "accuracy": {task: [per seed]}, "mse": {task: [per seed]}}``, each task under its
+own metric's key (``mse`` only when a task is a regression task).  Records written before
+the ``metric`` key existed hold ``accuracy`` only and read as such.
 """
 
 from __future__ import annotations
@@ -19,6 +35,10 @@ import numpy as np
 from ..errors import DataError
 from ..methods.base import Problem
 from ..methods.bmtl import BMTL, BMTLHparams
+from ..metrics import HIGHER_IS_BETTER, task_metrics
+
+# the metric of a task-set record per task type (regression: MSE on standardised targets)
+RECORD_METRIC = {"classification": "accuracy", "regression": "mse"}
 
 
 def restrict(problem: Problem, tasks: list[str]) -> Problem:
@@ -27,25 +47,55 @@ def restrict(problem: Problem, tasks: list[str]) -> Problem:
     if missing:
         raise DataError(f"tasks {missing} not in the problem; it has {problem.tasks}")
     return Problem(tasks=list(tasks), n_classes=problem.n_classes, data={t: problem.data[t] for t in tasks},
-                   task_types={t: problem.task_type(t) for t in tasks})
+                   task_types={t: problem.task_type(t) for t in tasks},
+                   target_scaling={t: s for t, s in problem.target_scaling.items() if t in tasks})
 
 
-def task_set_accuracy(problems: list[Problem], tasks: list[str], hp: BMTLHparams, seeds: list[int],
-                      device: str = "cpu") -> dict:
-    """Train bMTL on ``tasks`` once per (problem, seed) pair; test accuracy per task and seed.
+def task_set_scores(problems: list[Problem], tasks: list[str], hp: BMTLHparams, seeds: list[int],
+                    device: str = "cpu") -> dict:
+    """Train bMTL on ``tasks`` once per (problem, seed) pair; each task's test metric per seed
+    (accuracy, or MSE for a regression task).
 
     problems: one Problem per seed (the seed's split), same length as ``seeds``.
-    Returns ``{"tasks": [...], "seeds": [...], "accuracy": {task: [acc per seed]}}``.
+    Returns a task-set record (module docstring).
     """
     if len(problems) != len(seeds):
         raise DataError(f"{len(problems)} problems (splits) for {len(seeds)} seeds")
-    acc = {t: [] for t in tasks}
+    metric = {t: RECORD_METRIC[problems[0].task_type(t)] for t in tasks}
+    scores: dict[str, dict[str, list]] = {}
+    for m in sorted(set(metric.values())):
+        scores[m] = {t: [] for t in tasks if metric[t] == m}
     for problem, seed in zip(problems, seeds):
         sub = restrict(problem, tasks)
         result = BMTL(hp).fit_predict(sub, seed=seed, device=device, progress=False)
         for t in tasks:
-            acc[t].append(float(np.mean(result.predictions[t] == sub.data[t].y_test)))
-    return {"tasks": list(tasks), "seeds": list(seeds), "accuracy": acc}
+            value = task_metrics(sub.data[t].y_test, result.predictions[t], sub.task_type(t))[metric[t]]
+            scores[metric[t]][t].append(float(value))
+    return {"tasks": list(tasks), "seeds": list(seeds), "metric": metric, **scores}
+
+
+task_set_accuracy = task_set_scores  # the former name (classification records are unchanged)
+
+
+def record_metric(record: dict, task: str) -> str:
+    """The metric ``task`` is scored by in a task-set record."""
+    metric = record.get("metric", {}).get(task)
+    if metric is None:
+        metric = next((m for m in ("accuracy", "mse") if task in record.get(m, {})), None)
+    if metric is None:
+        raise DataError(f"task-set record {record.get('tasks')} holds no score for {task!r}")
+    return metric
+
+
+def record_score(record: dict, task: str) -> float:
+    """Mean over seeds of ``task``'s metric (accuracy or MSE) in a task-set record."""
+    return float(np.mean(record[record_metric(record, task)][task]))
+
+
+def record_utility(record: dict, task: str) -> float:
+    """The score signed so that larger is better: accuracy, or −MSE."""
+    score = record_score(record, task)
+    return score if HIGHER_IS_BETTER[record_metric(record, task)] else -score
 
 
 def task_sets(tasks: list[str]) -> list[list[str]]:
@@ -53,29 +103,41 @@ def task_sets(tasks: list[str]) -> list[list[str]]:
     return [[t] for t in tasks] + [list(p) for p in itertools.combinations(tasks, 2)]
 
 
-def gain_matrix(records: list[dict], tasks: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Eq. (1) from :func:`task_set_accuracy` records.
+def task_metric_names(records: list[dict], tasks: list[str]) -> list[str]:
+    """The metric of each task (in ``tasks`` order), read from its single-task record."""
+    alone = {r["tasks"][0]: r for r in records if len(r["tasks"]) == 1}
+    missing = [t for t in tasks if t not in alone]
+    if missing:
+        raise DataError(f"transfer-gain records missing for: {', '.join(missing)}")
+    return [record_metric(alone[t], t) for t in tasks]
 
-    Returns gain (T, T) with ``gain[i, t]`` = gain(i → t) and a zero diagonal, the joint
-    accuracies ``joint[i, t]`` = mean acc of t trained with i, and ``alone`` (T,).
+
+def gain_matrix(records: list[dict], tasks: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eq. (1) / (2) from :func:`task_set_scores` records.
+
+    Returns gain (T, T) with ``gain[i, t]`` = gain(i → t) (positive = i helps t) and a zero
+    diagonal, the joint scores ``joint[i, t]`` = mean metric of t trained with i (accuracy
+    or MSE, as the records hold it; the diagonal holds ``alone``), and ``alone`` (T,).
     """
     n = len(tasks)
     pos = {t: k for k, t in enumerate(tasks)}
     alone = np.full(n, np.nan)
     joint = np.full((n, n), np.nan)
+    sign = np.ones(n)
     for rec in records:
         ts = rec["tasks"]
         if len(ts) == 1 and ts[0] in pos:
-            alone[pos[ts[0]]] = np.mean(rec["accuracy"][ts[0]])
+            alone[pos[ts[0]]] = record_score(rec, ts[0])
+            sign[pos[ts[0]]] = 1.0 if HIGHER_IS_BETTER[record_metric(rec, ts[0])] else -1.0
         elif len(ts) == 2 and all(t in pos for t in ts):
             a, b = ts
-            joint[pos[a], pos[b]] = np.mean(rec["accuracy"][b])  # b trained with a
-            joint[pos[b], pos[a]] = np.mean(rec["accuracy"][a])
+            joint[pos[a], pos[b]] = record_score(rec, b)  # b trained with a
+            joint[pos[b], pos[a]] = record_score(rec, a)
     missing = [tasks[k] for k in range(n) if np.isnan(alone[k])]
     missing += [f"{tasks[i]}+{tasks[j]}" for i, j in itertools.combinations(range(n), 2) if np.isnan(joint[i, j])]
     if missing:
         raise DataError(f"transfer-gain records missing for: {', '.join(missing)}")
-    gain = joint - alone[None, :]
+    gain = (joint - alone[None, :]) * sign[None, :]
     np.fill_diagonal(gain, 0.0)
     np.fill_diagonal(joint, alone)
     return gain, joint, alone
