@@ -27,7 +27,7 @@ rule all:
 rule data:
     input:
         [f"data/features/{d}/{backbone_of(d)}.parquet" for d in DATASETS],
-        expand("data/splits/{dataset}/r{ratio}_s{seed}.parquet", dataset=DATASETS, ratio=RATIOS, seed=SEEDS),
+        [p for d in DATASETS for p in splits_of(d)],
 
 
 rule runs:

@@ -97,12 +97,20 @@ def cmd_import_features(a) -> None:
 def cmd_splits(a) -> None:
     from .features.table import read_features
     from .io import sha256_file
-    from .splits import make_split, write_split
+    from .splits import chronological_split, make_split, write_split
 
     ft = read_features(a.features, columns=("sample_id", "task", "label"))
-    df = make_split(ft.sample_id, ft.task, ft.label, a.ratio, a.seed)
-    h = write_split(a.out, df, a.ratio, a.seed, source={"features": a.features, "features_sha256": sha256_file(a.features)})
-    print(f"{a.out}: {(df.split == 'train').sum()} train / {(df.split == 'test').sum()} test, content sha256 {h[:12]}")
+    source = {"features": a.features, "features_sha256": sha256_file(a.features)}
+    chronological = ft.metadata.get("chronological")
+    if chronological:  # time-series windows (ETT): train / val / test by time, the same for every seed
+        df = chronological_split(ft.sample_id, ft.task, chronological, a.ratio)
+        source["kind"] = "chronological"
+    else:
+        df = make_split(ft.sample_id, ft.task, ft.label, a.ratio, a.seed)
+    h = write_split(a.out, df, a.ratio, a.seed, source=source)
+    val = f" / {(df.split == 'val').sum()} val" if chronological else ""
+    print(f"{a.out}: {(df.split == 'train').sum()} train{val} / {(df.split == 'test').sum()} test, "
+          f"content sha256 {h[:12]}")
 
 
 def cmd_published_split(a) -> None:
@@ -503,7 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("prepare", help="download, verify, extract and index a real dataset")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
-    s.add_argument("--dataset", required=True, help="office_home | office_caltech | image_clef | domainnet | amtnn_digits")
+    s.add_argument("--dataset", required=True, help="office_home | office_caltech | image_clef | domainnet | amtnn_digits | etth1 | etth2 | ettm1 | ettm2")
     s.add_argument("--out", required=True, help="data/raw/{dataset}")
     s.add_argument("--downloads", default=None, help="archive folder (default: data/raw/downloads beside --out)")
     s.add_argument("--lock", default=None, help="sha256 lock file (default: data/raw/downloads.lock.json)")
@@ -592,7 +600,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stem", default=None, help="file name stem (default grouping_{dataset})")
     s.set_defaults(fn=cmd_evaluate_groupings)
 
-    s = sub.add_parser("splits", help="features table -> stratified split for one (ratio, seed)")
+    s = sub.add_parser("splits", help="features table -> stratified split for one (ratio, seed); "
+                       "chronological (train / val / test by time) for time-series windows")
     s.add_argument("--features", required=True)
     s.add_argument("--ratio", type=float, required=True)
     s.add_argument("--seed", type=int, required=True)

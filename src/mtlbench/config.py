@@ -26,7 +26,7 @@ TOP_LEVEL_KEYS = ("datasets", "backbones", "methods", "train_ratios", "seeds", "
 RESOURCE_RULES = ("download", "prepare_release", "index_images", "import_features", "features", "features_files",
                   "splits", "train", "train_seeds", "train_task_set", "similarity", "grouping")
 RESOURCE_KEYS = ("runtime", "mem_mb")
-DATASET_KEYS = ("backbone", "tasks", "enabled", "download")
+DATASET_KEYS = ("backbone", "tasks", "enabled", "download", "train_ratios")
 
 
 def _allowed(values) -> str:
@@ -117,6 +117,25 @@ def require_mapping(value: Any, where: str) -> Mapping:
     return value
 
 
+def _dataset_ratios(name: str, ratios: Any, time_series: bool) -> list[float]:
+    """``datasets.<name>.train_ratios``: the dataset's own ratios instead of the global list.
+
+    A time-series dataset (ETT) splits by time: a ratio is the share of the training part
+    used (the latest windows), so 1 is allowed and the default is [1.0], the standard
+    protocol.  Elsewhere a ratio is the per-class training fraction, in (0, 1).
+    """
+    where = f"datasets.{name}.train_ratios"
+    if ratios is None and time_series:
+        return [1.0]
+    if not isinstance(ratios, list) or not ratios:
+        raise ConfigError(f"{where}: expected a non-empty list of fractions, got {ratios!r}")
+    for r in ratios:
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r <= 1 or (r == 1 and not time_series):
+            allowed = "(0, 1] (the share of the training part, latest windows)" if time_series else "(0, 1)"
+            raise ConfigError(f"{where}: {r!r} is not a fraction in {allowed}")
+    return [float(r) for r in ratios]
+
+
 def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """Check ``params`` against the registries and return it resolved, defaults filled.
 
@@ -148,8 +167,10 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
             cfg = kind_config(dict(values), f"datasets.{name}")
             backbone = getattr(cfg, "backbone", None)
             if backbone is not None:
-                if backbone not in BACKBONES:
-                    raise ConfigError(f"datasets.{name}.backbone: unknown backbone {backbone!r}; allowed: {_allowed(BACKBONES)}")
+                images = [b for b, cls in BACKBONES.items() if cls.input == "images"]
+                if backbone not in images:
+                    raise ConfigError(f"datasets.{name}.backbone: unknown image backbone {backbone!r}; "
+                                      f"allowed: {_allowed(images)}")
                 backbones.setdefault(backbone, dataclasses.asdict(BACKBONES[backbone].Config()))
             tasks = list(cfg.task_order if cfg.kind == "feature_file" else cfg.tasks)
             if not tasks:
@@ -178,8 +199,15 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         backbone = values.get("backbone", spec.default_backbone)
         if backbone not in BACKBONES:
             raise ConfigError(f"datasets.{name}.backbone: unknown backbone {backbone!r}; allowed: {_allowed(BACKBONES)}")
+        wants = "series" if spec.time_series else "images"
+        if BACKBONES[backbone].input != wants:
+            fitting = [b for b, cls in BACKBONES.items() if cls.input == wants]
+            raise ConfigError(f"datasets.{name}.backbone: {backbone!r} takes {BACKBONES[backbone].input}, "
+                              f"{name} holds {wants}; allowed: {_allowed(fitting)}")
         backbones.setdefault(backbone, dataclasses.asdict(BACKBONES[backbone].Config()))
         datasets[name] = {"backbone": backbone, "tasks": tasks, "enabled": bool(values.get("enabled", True))}
+        if "train_ratios" in values or spec.time_series:
+            datasets[name]["train_ratios"] = _dataset_ratios(name, values.get("train_ratios"), spec.time_series)
         if "download" in values:  # URL / checksum overrides of a real release (mtlbench.data.releases)
             from .data.releases import SOURCES, with_overrides
 

@@ -5,8 +5,13 @@ For every task and class with n samples, ``max(1, round(ratio * n))`` go to trai
 Tasks with float labels (regression) are split at random with the same ratio.  The
 draw depends only on (seed, task name, sample ids), not on row order.
 
-File: Parquet with ``sample_id``, ``task``, ``split`` ('train' | 'test'); the schema
-metadata ``mtlbench`` records ratio, seed and ``content_sha256`` of the rows.
+Time-series datasets (ETT: forecast windows, :mod:`mtlbench.features.windows`) are split
+by time instead (:func:`chronological_split`): every window goes to the part (``train``,
+``val``, ``test``) its features table's metadata names, the same for every seed.
+
+File: Parquet with ``sample_id``, ``task``, ``split`` ('train' | 'test', and 'val' for a
+chronological split); the schema metadata ``mtlbench`` records ratio, seed and
+``content_sha256`` of the rows.
 """
 
 from __future__ import annotations
@@ -51,6 +56,37 @@ def make_split(sample_id, task, label, ratio: float, seed: int) -> pd.DataFrame:
             split[chosen] = "train"
     df["split"] = split
     return df[["sample_id", "task", "split"]]
+
+
+def chronological_split(sample_id, task, chronological: dict, ratio: float = 1.0) -> pd.DataFrame:
+    """Windows -> their part by time (sample_id, task, split), rows sorted by (task, sample_id).
+
+    ``chronological``: the features table's metadata block of that name (per part the
+    first and last forecast origin; sample ids ``{task}/{origin time}``, ISO times, which
+    sort in time order).  ``ratio`` in (0, 1]: the share of the training part's windows
+    used for training, the latest ones (closest to the validation part), at least one;
+    the earlier training windows are left out of the file (used by no stage).  The
+    validation and test parts never change with the ratio.
+    """
+    if not 0 < ratio <= 1:
+        raise ValueError(f"ratio must be in (0, 1] for a chronological split, got {ratio}")
+    parts = chronological["parts"]
+    df = pd.DataFrame({"sample_id": np.asarray(sample_id, dtype=str), "task": np.asarray(task, dtype=str)})
+    df = df.sort_values(["task", "sample_id"], kind="stable").reset_index(drop=True)
+    origin = df["sample_id"].str.split("/", n=1).str[1].to_numpy().astype(str)
+    split = np.full(len(df), "", dtype=object)
+    for name, p in parts.items():
+        split[(origin >= p["first_origin"]) & (origin <= p["last_origin"])] = name
+    if (split == "").any():
+        bad = df["sample_id"][split == ""].iloc[0]
+        raise DataError(f"sample {bad!r} lies in none of the parts {sorted(parts)} of the features' metadata")
+    df["split"] = split
+    keep = np.ones(len(df), dtype=bool)
+    for rows in df.groupby("task", sort=True).indices.values():
+        train = rows[split[rows] == "train"]  # in time order (sorted by origin)
+        n_keep = max(1, int(round(ratio * len(train))))
+        keep[train[: len(train) - n_keep]] = False
+    return df[keep].reset_index(drop=True)[["sample_id", "task", "split"]]
 
 
 def split_hash(df: pd.DataFrame) -> str:

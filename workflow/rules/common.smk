@@ -43,8 +43,15 @@ REGISTERED = "|".join(
     d for d, s in P["datasets"].items() if s.get("kind", "registered") == "registered" and d not in RELEASES.split("|")
 ) or "(?!x)x"
 IMAGE_FOLDERS, FEATURE_FILES = _names("image_folder"), _names("feature_file")
+def _file_release_names():
+    from mtlbench.data.releases import SOURCES
+
+    return "|".join(d for d in P["datasets"] if d in SOURCES and SOURCES[d].layout is not None) or "(?!x)x"
+
+
 # image-file releases get their VGG16 features from the sharded, resumable extractor
-FILE_RELEASES = "|".join(d for d in RELEASES.split("|") if d not in ("amtnn_digits", "(?!x)x")) or "(?!x)x"
+# (not amtnn_digits: arrays; not ETT: a time series, windowed by the features rule)
+FILE_RELEASES = _file_release_names()
 
 
 # datasets whose splits come from published lists (split_lists.<name>.dataset)
@@ -107,7 +114,7 @@ def backbone_config(wc):
 
 
 def backbone_uses_gpu(wc):
-    return 0 if wc.backbone == "pixels" else 1
+    return 0 if wc.backbone in ("pixels", "window") else 1
 
 
 def method_hparams(wc):
@@ -128,9 +135,20 @@ def table_metrics(dataset):
     return (["accuracy"] if "classification" in types else []) + (["mse", "mae"] if "regression" in types else [])
 
 
+def ratios_of(dataset):
+    """The dataset's train ratios: its own (datasets.<name>.train_ratios; ETT: [1]) or the global list."""
+    own = P["datasets"][dataset].get("train_ratios")
+    return [f"{r:g}" for r in own] if own else RATIOS
+
+
+def splits_of(dataset):
+    return expand("data/splits/{dataset}/r{ratio}_s{seed}.parquet", dataset=dataset, ratio=ratios_of(dataset),
+                  seed=SEEDS)
+
+
 def runs_of(dataset):
     return expand("results/runs/{dataset}/{method}/r{ratio}_s{seed}.json",
-                  dataset=dataset, method=METHODS, ratio=RATIOS, seed=SEEDS)
+                  dataset=dataset, method=METHODS, ratio=ratios_of(dataset), seed=SEEDS)
 
 
 def all_runs(wc=None):
@@ -138,7 +156,7 @@ def all_runs(wc=None):
 
 
 def tables_of(dataset):
-    return expand("results/tables/{dataset}_{ratio}_{metric}.{ext}", dataset=dataset, ratio=RATIOS,
+    return expand("results/tables/{dataset}_{ratio}_{metric}.{ext}", dataset=dataset, ratio=ratios_of(dataset),
                   metric=table_metrics(dataset), ext=["md", "tex", "csv"])
 
 
@@ -146,11 +164,12 @@ def figures_of(dataset):
     out = expand("results/figures/{dataset}_{metric}_vs_ratio.png", dataset=dataset, metric=table_metrics(dataset))
     relation = [m for m in METHODS if P["methods"][m]["method"] in ("amtnn_h", "amtnn_w")]
     if relation:
-        out += expand("results/figures/{dataset}_r{ratio}_alpha_heatmap.png", dataset=dataset, ratio=RATIOS)
+        out += expand("results/figures/{dataset}_r{ratio}_alpha_heatmap.png", dataset=dataset,
+                      ratio=ratios_of(dataset))
     tsne = [m for m in relation if P["methods"][m]["method"] == "amtnn_w"
             and P["methods"][m]["hparams"].get("embedding_samples", 0) > 0]
     out += expand("results/figures/{dataset}_{method}_r{ratio}_s{seed}_tsne.png", dataset=dataset,
-                  method=tsne[:1], ratio=RATIOS[:1], seed=SEEDS[:1])
+                  method=tsne[:1], ratio=ratios_of(dataset)[:1], seed=SEEDS[:1])
     return out
 
 

@@ -1,5 +1,6 @@
 rule splits:
-    # our stratified, seeded split of every task
+    # our stratified, seeded split of every task; for time-series windows (ETT, the features
+    # table's metadata says so) the chronological train / val / test parts, the same every seed
     input:
         features_of,
     output:

@@ -94,7 +94,7 @@ rule paper_tables:
         directory("results/paper/{dataset}"),
     params:
         tasks=lambda wc: tasks_of(wc.dataset),
-        ratios=",".join(RATIOS),
+        ratios=lambda wc: ",".join(ratios_of(wc.dataset)),
     log:
         "logs/tables/{dataset}_paper.log",
     shell:

@@ -8,7 +8,9 @@
   ``split`` where the release fixes one) and ``manifest.json`` (written last: the stage's
   completion marker) with what was downloaded from where, checksums and counts;
 - the AMTNN digits (MNIST, MNIST-M, SVHN): ``images.npz`` in the raw contract of
-  :mod:`mtlbench.data.raw` (3x32x32 uint8), sample ids ``<task>/<train|test>/<index>``.
+  :mod:`mtlbench.data.raw` (3x32x32 uint8), sample ids ``<task>/<train|test>/<index>``;
+- sources with a ``prepare`` function of their own (ETT, :mod:`mtlbench.data.ett`): what
+  it writes (ETT: ``series.parquet``).
 
 Downloads go to ``downloads_dir`` (default ``data/raw/downloads/``), where a user may
 also put an archive fetched by hand; it is verified like any download.
@@ -118,6 +120,8 @@ def prepare_dataset(spec: DatasetSource, raw_dir: str | os.PathLike, downloads_d
     fetched = fetch_all(spec, downloads_dir, lock_path, **fetch_kw)
     manifest = {"dataset": spec.name, "tasks": list(spec.tasks), "classes": list(spec.classes),
                 "sources": fetched, "description": spec.description}
+    if spec.prepare is not None:  # not images (ETT: a time series)
+        return spec.prepare(spec, raw_dir, downloads_dir, manifest)
     if spec.layout is None:
         return _prepare_digits(spec, raw_dir, downloads_dir, manifest)
     root = raw_dir / "extracted"

@@ -1,6 +1,6 @@
 """The raw-stage contract: ``data/raw/{dataset}/manifest.json`` plus the samples.
 
-Two forms, told apart by ``manifest["layout"]``:
+Three forms, told apart by ``manifest["layout"]``:
 
 - ``array`` (the default; the embedded datasets): samples in ``images.npz``:
   ``sample_id`` (str), ``task`` (str), ``label`` (int64) and ``image`` (N, 3, H, W) uint8.
@@ -8,6 +8,10 @@ Two forms, told apart by ``manifest["layout"]``:
   ``sample_id``, ``task``, ``label`` (int64) and ``member`` (the image's path relative to
   the source root, a folder or archive named in ``manifest["source"]``); the features
   stage decodes the images lazily, in batches.
+- ``series`` (time series: ETT): ``series.parquet`` with ``time`` (ISO string, one row per
+  time step) and one float64 column per variable (``manifest["columns"]``); the
+  manifest names the chronological parts (``parts: {train|val|test: [start, stop)}`` in
+  rows) and ``steps_per_hour``.  The ``window`` backbone turns it into samples.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ..io import atomic_path, read_json, sha256_file, write_json
 MANIFEST = "manifest.json"
 IMAGES = "images.npz"
 INDEX = "index.parquet"
+SERIES = "series.parquet"
 
 
 @dataclass
@@ -117,16 +122,51 @@ def write_raw_index(out_dir: str | Path, index, manifest: dict) -> dict:
     return manifest
 
 
-def load_raw(raw_dir: str | Path) -> RawImages | RawImageFiles:
+@dataclass
+class RawSeries:
+    time: np.ndarray  # (N,) str, ISO 'YYYY-MM-DDTHH:MM'
+    values: np.ndarray  # (N, V) float64, columns in manifest["columns"] order
+    columns: list[str]
+    manifest: dict
+
+
+def write_raw_series(out_dir: str | Path, time, values, columns: list[str], manifest: dict) -> dict:
+    """Write ``series.parquet`` and then ``manifest.json`` (the completion marker); returns the manifest."""
+    import pandas as pd
+
+    out_dir = Path(out_dir)
+    time = np.asarray(time, dtype=str)
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape != (len(time), len(columns)):
+        raise DataError(f"values of shape {values.shape} do not match {len(time)} times x {len(columns)} columns")
+    frame = pd.DataFrame({"time": time, **{c: values[:, i] for i, c in enumerate(columns)}})
+    with atomic_path(out_dir / SERIES) as tmp:
+        frame.to_parquet(tmp, index=False)
+    manifest = dict(manifest)
+    manifest.update(layout="series", columns=list(columns), rows=len(time),
+                    files={SERIES: sha256_file(out_dir / SERIES)},
+                    content_sha256=content_sha256(time, values),
+                    samples_per_task=dict.fromkeys(columns, len(time)))
+    write_json(out_dir / MANIFEST, manifest)
+    return manifest
+
+
+def load_raw(raw_dir: str | Path) -> RawImages | RawImageFiles | RawSeries:
     raw_dir = Path(raw_dir)
     if not (raw_dir / MANIFEST).exists():
         raise DataError(f"{raw_dir}: no {MANIFEST}; run the download stage first")
     manifest = read_json(raw_dir / MANIFEST)
-    name = INDEX if manifest.get("layout") == "files" else IMAGES
+    name = {"files": INDEX, "series": SERIES}.get(manifest.get("layout"), IMAGES)
     path = raw_dir / name
     expected = manifest.get("files", {}).get(name)
     if expected and sha256_file(path) != expected:
         raise DataError(f"{path}: checksum differs from {MANIFEST}; delete {raw_dir} and rebuild it")
+    if name == SERIES:
+        import pandas as pd
+
+        df = pd.read_parquet(path)
+        columns = list(manifest["columns"])
+        return RawSeries(df["time"].to_numpy().astype(str), df[columns].to_numpy(dtype=np.float64), columns, manifest)
     if name == INDEX:
         import pandas as pd
 

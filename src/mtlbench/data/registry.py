@@ -23,6 +23,9 @@ class DatasetSpec:
     default_backbone: str = "pixels"
     description: str = ""
     task_types: dict[str, str] = field(default_factory=dict)  # task -> classification|regression
+    # samples are windows of one time series (ETT): the split is chronological (train / val /
+    # test by time, the same for every seed) and a train ratio may be 1 (the whole training part)
+    time_series: bool = False
 
     def task_type(self, task: str) -> str:
         return self.task_types.get(task, "classification")
@@ -82,9 +85,10 @@ def _register_releases() -> None:
     from .releases import SOURCES
 
     for name, src in SOURCES.items():
+        backbone = src.default_backbone or ("pixels" if src.layout is None else "vgg16_fc7")
         DATASETS[name] = DatasetSpec(name=name, tasks=src.tasks, classes=src.classes, build=_build_release(name),
-                                     default_backbone="pixels" if src.layout is None else "vgg16_fc7",
-                                     description=src.description)
+                                     default_backbone=backbone, description=src.description,
+                                     task_types=dict(src.task_types), time_series=src.time_series)
 
 
 _register_releases()

@@ -51,6 +51,12 @@ class DatasetSource:
     citation: str = ""
     task_dirs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # folder names per task
     class_aliases: dict[str, str] = field(default_factory=dict)  # folder name -> class
+    # a raw stage of its own after the verified download (spec, raw_dir, downloads_dir, manifest)
+    # -> manifest, for data that are not images (ETT: a time series)
+    prepare: Callable[..., dict] | None = None
+    default_backbone: str | None = None  # None: pixels for array data, vgg16_fc7 for image files
+    task_types: dict[str, str] = field(default_factory=dict)  # task -> classification|regression
+    time_series: bool = False  # samples are windows of one series, split chronologically
 
     def file(self, filename: str) -> Source:
         for f in self.files:
@@ -386,6 +392,41 @@ SOURCES: dict[str, DatasetSource] = {
     ),
 }
 SOURCES["domainnet"] = dataclasses.replace(SOURCES["domainnet"], classes=_domainnet_classes())
+
+
+def _prepare_ett(spec: DatasetSource, raw_dir: Path, downloads_dir: Path, manifest: dict) -> dict:
+    from .ett import prepare_ett
+
+    return prepare_ett(spec, raw_dir, downloads_dir, manifest)
+
+
+def _ett_sources() -> dict[str, DatasetSource]:
+    from .ett import ETT_FILES, ETT_TASKS, ett_urls
+
+    out = {}
+    for name, (filename, sha256, steps_per_hour, rows) in ETT_FILES.items():
+        every = "hourly" if steps_per_hour == 1 else f"every {60 // steps_per_hour} minutes"
+        out[name] = DatasetSource(
+            name=name,
+            tasks=ETT_TASKS,
+            classes=(),
+            files=(Source(filename, ett_urls(filename), sha256=sha256,
+                          note="zhouhaoyi/ETDataset, folder ETT-small (Informer, AAAI 2021)"),),
+            expected_counts=dict.fromkeys(ETT_TASKS, rows),  # rows of the series, each a value of every task
+            layout=None,
+            description=f"ETT {filename[:-4]} (Zhou et al., AAAI 2021): electricity transformer load and oil "
+            f"temperature {every}, 2016-07-01 to 2018-06-26, {rows:,} rows; 7 variables, each a regression "
+            "task (forecast it from a window of all 7).",
+            citation="https://github.com/zhouhaoyi/ETDataset",
+            prepare=_prepare_ett,
+            default_backbone="window",
+            task_types=dict.fromkeys(ETT_TASKS, "regression"),
+            time_series=True,
+        )
+    return out
+
+
+SOURCES.update(_ett_sources())
 
 
 def get_source(name: str, overrides: dict | None = None) -> DatasetSource:

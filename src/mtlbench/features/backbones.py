@@ -1,4 +1,4 @@
-"""Backbones that turn a dataset's images into fixed-size feature vectors.
+"""Backbones that turn a dataset's images (or a time series) into fixed-size feature vectors.
 
 Each backbone is a class with a ``Config`` dataclass (its params.yaml keys) and
 ``extract(images, config, device) -> (N, D) float32``; :data:`BACKBONES` is the
@@ -21,6 +21,7 @@ from ..errors import ConfigError
 class Backbone(ABC):
     name: ClassVar[str]
     Config: ClassVar[type]
+    input: ClassVar[str] = "images"  # what the raw stage must hold: images | series
 
     @staticmethod
     @abstractmethod
@@ -225,4 +226,43 @@ def vgg16_fc7_features(model, images: np.ndarray, config: VGG16Config, device: s
     return out
 
 
-BACKBONES: dict[str, type[Backbone]] = {b.name: b for b in (Pixels, VGG16FC7)}
+@dataclass(frozen=True)
+class WindowConfig:
+    """params.yaml ``backbones.window``: forecast windows over a time series (ETT).
+
+    In hours, so hourly and 15-minute data (x4 steps) give the same forecast origins and
+    targets in time; ``stride_hours`` subsamples the origins (1: every hour, the standard
+    protocol), which divides the table's size by the stride.
+    """
+
+    lookback_hours: int = 96  # L: the inputs are the last L hours of every variable
+    horizon_hours: int = 24  # H: the label is the task's value H hours after the last input
+    stride_hours: int = 1  # hours between consecutive forecast origins
+
+    def check(self, where: str) -> None:
+        for key in ("lookback_hours", "horizon_hours", "stride_hours"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{where}.{key}: must be >= 1, got {getattr(self, key)}")
+
+
+class Window(Backbone):
+    """Standardised windows of a time series (:mod:`mtlbench.features.windows`); no network."""
+
+    name = "window"
+    Config = WindowConfig
+    input = "series"
+
+    @staticmethod
+    def describe(config: WindowConfig) -> dict:
+        return {"backbone": "window", "weights": None,
+                "preprocessing": f"last {config.lookback_hours} h of every variable, standardised with the "
+                f"training part's mean/std, flattened time-major; label: the task's standardised value "
+                f"{config.horizon_hours} h later; an origin every {config.stride_hours} h"}
+
+    @staticmethod
+    def extract(images: np.ndarray, config: WindowConfig, device: str = "cpu", progress: bool = True) -> np.ndarray:
+        raise ConfigError("backbone 'window' makes forecast windows of a time-series dataset (etth1, etth2, "
+                          "ettm1, ettm2); image datasets need an image backbone ('pixels', 'vgg16_fc7')")
+
+
+BACKBONES: dict[str, type[Backbone]] = {b.name: b for b in (Pixels, VGG16FC7, Window)}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import build_dataclass
-from ..data.raw import RawImageFiles, load_raw
+from ..data.raw import RawImageFiles, RawSeries, load_raw
 from ..errors import DataError
 from .backbones import BACKBONES
 from .table import write_features
@@ -28,6 +28,9 @@ def extract_features(raw_dir: str | Path, backbone: str, config: dict, out_path:
     cls = BACKBONES[backbone]
     cfg = build_dataclass(cls.Config, config, f"backbones.{backbone}")
     raw = load_raw(raw_dir)
+    if isinstance(raw, RawSeries) or cls.input == "series":
+        _series_features(raw, cls, cfg, out_path)
+        return
     if isinstance(raw, RawImageFiles):
         feats = extract_from_files(raw, cls, cfg, device, workers, progress)
     else:
@@ -37,6 +40,24 @@ def extract_features(raw_dir: str | Path, backbone: str, config: dict, out_path:
                 source_files=raw.manifest.get("files", {}), classes=raw.manifest.get("classes"),
                 task_types=raw.manifest.get("task_types", {}), source=raw.manifest.get("source"))
     write_features(out_path, raw.sample_id, raw.task, raw.label, feats, meta)
+
+
+def _series_features(raw, cls, cfg, out_path) -> None:
+    """A time series (ETT) -> forecast windows (:mod:`mtlbench.features.windows`)."""
+    from .windows import make_windows
+
+    if not isinstance(raw, RawSeries):
+        cls.extract(None, cfg)  # raises: an image dataset with the window backbone
+    if cls.input != "series":
+        raise DataError(f"{raw.manifest.get('dataset')}: a time series; backbone {cls.name!r} takes images, "
+                        "use backbone 'window'")
+    sph = int(raw.manifest["steps_per_hour"])
+    win = make_windows(raw.time, raw.values, raw.columns, raw.manifest["parts"], cfg.lookback_hours * sph,
+                       cfg.horizon_hours * sph, cfg.stride_hours * sph, tasks=raw.manifest.get("tasks"))
+    meta = dict(cls.describe(cfg), config=dataclasses.asdict(cfg), dataset=raw.manifest.get("dataset"),
+                source_content_sha256=raw.manifest.get("content_sha256"), source_files=raw.manifest.get("files", {}),
+                sources=raw.manifest.get("sources"), classes=None, steps_per_hour=sph, **win["metadata"])
+    write_features(out_path, win["sample_id"], win["task"], win["label"], win["feature"], meta)
 
 
 def extract_from_files(raw: RawImageFiles, cls, cfg, device: str, workers: int, progress: bool) -> np.ndarray:
