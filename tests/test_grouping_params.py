@@ -30,7 +30,15 @@ def test_sections_are_optional():
     ({"grouping": {"solvers": ["greedy"]}}, r"greedy.*mip"),
     ({"grouping": {"cannot_link": ["mnist_identity,svhn"]}}, r"grouping.cannot_link"),
     ({"grouping": {"cluster_on": ["nope"]}}, r"cluster_on.*nope"),
+    ({"similarity": {"ratio": 1.0}}, r"similarity.ratio.*digits_shift"),  # no ratio-1 split of images
 ])
 def test_bad_sections_name_the_key(section, match):
     with pytest.raises(ConfigError, match=match):
         validate_params({**BASE, **section})
+
+
+def test_similarity_ratio_must_be_a_split_of_a_time_series():
+    ett = {"datasets": {"etth1": {"backbone": "window"}}}
+    assert validate_params({**ett, "similarity": {"ratio": 1}})["similarity"]["ratio"] == 1.0
+    with pytest.raises(ConfigError, match=r"similarity.ratio.*etth1.*1.0"):
+        validate_params({**ett, "similarity": {"ratio": 0.5}})

@@ -52,6 +52,20 @@ def test_sliced_and_label_aware(samples):
         wasserstein_distance(x, z, "emd")
 
 
+def test_label_aware_regression_targets_use_squared_difference():
+    # same inputs, targets shifted by c: the identity plan is optimal and costs λ c²
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3))
+    y = rng.normal(size=40)
+    lam, c = 0.5, 1.5
+    same = wasserstein_distance(x, x, ys=y, yt=y, label_weight=lam, relative=False)
+    shifted = wasserstein_distance(x, x, ys=y, yt=y + c, label_weight=lam, relative=False)
+    blind = wasserstein_distance(x, x, ys=y, yt=y + c, relative=False)
+    assert same == pytest.approx(0.0, abs=1e-9)
+    assert blind == pytest.approx(0.0, abs=1e-9)  # without labels the tasks look identical
+    assert shifted == pytest.approx(lam * c**2, rel=1e-6)
+
+
 def test_a_distance_halves_vs_separable():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(400, 8))

@@ -43,8 +43,15 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
         if d not in datasets:
             raise ConfigError(f"similarity.datasets: {d!r} is not under datasets; allowed: {', '.join(datasets)}")
     ratio = section.get("ratio", 0.1)
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio < 1:
-        raise ConfigError(f"similarity.ratio: {ratio!r} is not a fraction in (0, 1)")
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
+        raise ConfigError(f"similarity.ratio: {ratio!r} is not a fraction in (0, 1]")
+    for d in names:
+        # a dataset with its own train_ratios (a time series: 1 = the whole training part)
+        # has split files for those ratios only
+        own = datasets[d].get("train_ratios")
+        if (own is not None and float(ratio) not in own) or (own is None and ratio == 1):
+            allowed = own if own is not None else "a fraction in (0, 1)"
+            raise ConfigError(f"similarity.ratio: {ratio!r} is not a train ratio of dataset {d!r}; allowed: {allowed}")
     estimators = {}
     for label, values in require_mapping(section.get("estimators"), "similarity.estimators").items():
         values = dict(require_mapping(values, f"similarity.estimators.{label}"))

@@ -15,7 +15,10 @@ ground cost M_kl = ||x_k − x_l||² (+ λ·[y_k ≠ y_l] when label-aware):
 The label-aware cost (λ > 0) adds λ for every pair of samples of different classes
 (λ in units of the mean squared feature distance when ``relative``, the default),
 a simple form of the joint feature-label distance of Alvarez-Melis & Fusi (2020, Eq. 2,
-with the label-to-label distance replaced by the 0/1 class mismatch).
+with the label-to-label distance replaced by the 0/1 class mismatch); for regression
+targets it adds λ·(y_k − y_l)², the W_2 between the joint (x, y) distributions with y
+scaled by √λ.  Tasks that share their inputs (the ETT variables: one window, seven
+targets) differ only through this term.
 Exact and Sinkhorn return the optimal cost in squared-distance units (W_2², with the
 label term); ``sliced`` returns SW_2 (a distance, not squared).
 """
@@ -39,12 +42,19 @@ def subsample(x: np.ndarray, y: np.ndarray | None, n: int | None, rng: np.random
 
 
 def ground_cost(xs: np.ndarray, xt: np.ndarray, ys=None, yt=None, label_weight: float = 0.0) -> np.ndarray:
-    """(n, m) squared Euclidean cost, plus ``label_weight`` where classes differ."""
+    """(n, m) squared Euclidean cost, plus ``label_weight`` times the label distance:
+    the 0/1 class mismatch for integer class labels, the squared difference
+    (y_k − y_l)² for float (regression) targets."""
     cost = ot.dist(np.asarray(xs, dtype=np.float64), np.asarray(xt, dtype=np.float64), metric="sqeuclidean")
     if label_weight:
         if ys is None or yt is None:
             raise ConfigError("label_weight: a label-aware cost needs the labels of both samples")
-        cost = cost + label_weight * (np.asarray(ys)[:, None] != np.asarray(yt)[None, :])
+        ys, yt = np.asarray(ys), np.asarray(yt)
+        if np.issubdtype(ys.dtype, np.floating) or np.issubdtype(yt.dtype, np.floating):
+            label_cost = (ys.astype(np.float64)[:, None] - yt.astype(np.float64)[None, :]) ** 2
+        else:
+            label_cost = ys[:, None] != yt[None, :]
+        cost = cost + label_weight * label_cost
     return cost
 
 
