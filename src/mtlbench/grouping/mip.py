@@ -55,10 +55,17 @@ from .base import (
     group_cost,
     make_constraints,
     partition_result,
+    partition_value,
 )
+from .heuristic import greedy_local_search
 
 OBJECTIVE_RESOLUTION = 2**20  # the largest |objective coefficient| after integer scaling
 COST_RESOLUTION = 10**6
+CLIQUE_ALL_LIMIT = 5000  # Eq. (5a) when C(T, K+1) is at most this, else Eqs. (4), (5b)-(5d)
+CLIQUE_CUTS = 3000  # clique cuts (5d) added with the representatives
+CLIQUE_CUT_ENUMERATION = 200_000  # rank every (K+1)-subset for (5d) up to this many
+AUTO_ONE_WORKER_MAX_T = 16
+AUTO_WARM_START_MIN_T = 16
 
 
 def _scale(values, resolution: int) -> float:
@@ -97,50 +104,146 @@ def _solver(time_limit_s: float, num_workers: int, seed: int, presolve: bool = T
     return solver
 
 
-def _partition_model(w_int: dict, n: int, c: GroupingConstraints, active: list[tuple]):
+def _group_limit(c: GroupingConstraints, n: int, names: set) -> int:
+    """The most groups the active budget / total-cost items allow (n: no limit, 0: none)."""
+    k = n
+    if "budget" in names:
+        k = min(k, c.budget)
+    if "total_cost" in names:
+        room = c.total_cost - (sum(c.task_cost) if c.task_cost is not None else 0.0)
+        if room < -1e-9:
+            return 0
+        if c.network_cost > 0:
+            k = min(k, max(0, math.floor(room / c.network_cost + 1e-9)))
+    return k
+
+
+def turan_pairs(s: int, k: int) -> int:
+    """The fewest same-group pairs among s tasks split into at most k groups (as even as possible)."""
+    q, rest = divmod(s, k)
+    return rest * math.comb(q + 1, 2) + (k - rest) * math.comb(q, 2)
+
+
+def _spread_subsets(w: np.ndarray, size: int, how_many: int) -> list[tuple]:
+    """``how_many`` subsets of ``size`` tasks whose pairs have the most negative total weight
+    (the tasks the LP relaxation most wants apart): all subsets ranked when there are at
+    most CLIQUE_CUT_ENUMERATION, else one greedily grown subset per seed task."""
+    n = len(w)
+    if math.comb(n, size) <= CLIQUE_CUT_ENUMERATION:
+        subs = np.array(list(itertools.combinations(range(n), size)), dtype=np.int64)
+        score = np.zeros(len(subs))
+        for a, b in itertools.combinations(range(size), 2):
+            score += w[subs[:, a], subs[:, b]]
+        order = np.argsort(score, kind="stable")[:how_many]
+        return [tuple(int(t) for t in subs[q]) for q in order]
+    out = set()
+    for seed in range(n):
+        chosen = [seed]
+        while len(chosen) < size:
+            pull = w[chosen].sum(0)
+            pull[chosen] = np.inf
+            chosen.append(int(np.argmin(pull)))
+        out.add(tuple(sorted(chosen)))
+    return sorted(out)[:how_many]
+
+
+def _partition_model(w_int: dict, n: int, c: GroupingConstraints, active: list[tuple], hint=None):
+    """The CP-SAT model of Eqs. (2)-(10); returns (model, x, linked, info).
+
+    ``linked[i, j]``: a pair whose x_ij = 1 joins i and j in the partition read off the
+    solution (every pair, or with the reduced triangle set only the pairs that can carry
+    the proof below: w_ij > 0 or must-link)."""
+    names = {it[0] for it in active}
+    must = {it[1] for it in active if it[0] == "must_link"}
     m = cp_model.CpModel()
     x = {p: m.NewBoolVar(f"x_{p[0]}_{p[1]}") for p in all_pairs(n)}
 
     def xx(i, j):
         return x[(min(i, j), max(i, j))]
 
-    for i, j, k in itertools.combinations(range(n), 3):  # Eq. (3)
-        m.Add(x[i, j] + x[j, k] - x[i, k] <= 1)
-        m.Add(x[i, j] - x[j, k] + x[i, k] <= 1)
-        m.Add(-x[i, j] + x[j, k] + x[i, k] <= 1)
-    r = [m.NewBoolVar(f"r_{j}") for j in range(n)]  # Eq. (4)
-    m.Add(r[0] == 1)
-    for j in range(1, n):
-        for i in range(j):
-            m.Add(r[j] + x[i, j] <= 1)
-        m.Add(r[j] + sum(x[i, j] for i in range(j)) >= 1)
-    names = {it[0] for it in active}
-    if "budget" in names:  # Eq. (5)
-        m.Add(sum(r) <= c.budget)
+    kmax = _group_limit(c, n, names)
+    reduced = kmax >= n  # no group count: Eq. (3') instead of Eq. (3)
+    strong = {p: bool(w_int[p] > 0) or p in must for p in x}
+    linked = {p: (strong[p] if reduced else True) for p in x}
+    n_tri = 0
+    for i, j, k in itertools.combinations(range(n), 3):  # Eq. (3): pivot j, pivot i, pivot k
+        for a, b, out in (((i, j), (j, k), (i, k)), ((i, j), (i, k), (j, k)), ((i, k), (j, k), (i, j))):
+            if reduced and not (strong[a] or strong[b]):
+                continue
+            m.Add(x[a] + x[b] - x[out] <= 1)
+            n_tri += 1
+    info = {"triangle_inequalities": n_tri, "triangle_set": "reduced (Eq. 3')" if reduced else "full",
+            "group_limit": kmax}
+    r = None
+    if kmax == 0:  # the total cost leaves no room for one network
+        never = m.NewBoolVar("no_room")
+        m.Add(never == 1)
+        m.Add(never == 0)
+        info["group_count"] = "infeasible: no room for a network"
+    elif kmax < n and math.comb(n, kmax + 1) <= CLIQUE_ALL_LIMIT:  # Eq. (5a)
+        for sub in itertools.combinations(range(n), kmax + 1):
+            m.Add(sum(x[p] for p in itertools.combinations(sub, 2)) >= 1)
+        info["group_count"] = f"every {kmax + 1} tasks: a pair shares a group ({math.comb(n, kmax + 1)} inequalities)"
+    elif kmax < n:  # Eqs. (4), (5b), (5c), (5d)
+        r = [m.NewBoolVar(f"r_{j}") for j in range(n)]
+        m.Add(r[0] == 1)
+        for j in range(1, n):
+            for i in range(j):
+                m.Add(r[j] + x[i, j] <= 1)
+            m.Add(r[j] + sum(x[i, j] for i in range(j)) >= 1)
+        m.Add(sum(r) <= kmax)
+        m.Add(sum(x.values()) >= turan_pairs(n, kmax))
+        wsym = np.zeros((n, n))
+        for (i, j), v in w_int.items():
+            wsym[i, j] = wsym[j, i] = v
+        subs = _spread_subsets(wsym, kmax + 1, CLIQUE_CUTS)
+        for sub in subs:
+            m.Add(sum(x[p] for p in itertools.combinations(sub, 2)) >= 1)
+        info["group_count"] = (f"representatives, Turán cut and {len(subs)} clique cuts on "
+                               f"{kmax + 1}-subsets")
+    else:
+        info["group_count"] = "none (the budget allows every task its own group)"
     if "max_group_size" in names:  # Eq. (6)
         for t in range(n):
             m.Add(1 + sum(xx(i, t) for i in range(n) if i != t) <= c.max_group_size)
-    if "max_group_cost" in names or "total_cost" in names:
-        cost = np.asarray(c.task_cost if c.task_cost is not None else [0.0] * n)
-        cs = _scale(np.append(cost, [c.max_group_cost or 0.0]), COST_RESOLUTION)
-        cost_int = [round(v * cs) for v in cost]
     if "max_group_cost" in names:  # Eq. (7)
+        cost = np.asarray(c.task_cost if c.task_cost is not None else [0.0] * n)
+        cs = _scale(np.append(cost, [c.max_group_cost]), COST_RESOLUTION)
+        cost_int = [round(v * cs) for v in cost]
         cap = math.floor(c.max_group_cost * cs + 1e-6)
         for t in range(n):
             m.Add(cost_int[t] + sum(cost_int[i] * xx(i, t) for i in range(n) if i != t) <= cap)
-    if "total_cost" in names:  # Eq. (8): network_cost * (number of groups) <= total - Σ c_t
-        room = c.total_cost - float(np.sum(cost))
-        if c.network_cost > 0:
-            m.Add(sum(r) <= math.floor(room / c.network_cost + 1e-9))
-        elif room < -1e-9:
-            m.Add(sum(r) <= 0)  # cannot hold: Σ r >= 1 since r_0 = 1
     for it in active:  # Eq. (9)
         if it[0] == "must_link":
             m.Add(x[it[1]] == 1)
         elif it[0] == "cannot_link":
             m.Add(x[it[1]] == 0)
-    m.Maximize(sum(w_int[p] * x[p] for p in x if w_int[p]))  # Eq. (10)
-    return m, x, r
+    m.Maximize(sum(int(w_int[p]) * x[p] for p in x if w_int[p]))  # Eq. (10)
+    if hint is not None:
+        label = {t: q for q, grp in enumerate(hint) for t in grp}
+        for (i, j), v in x.items():
+            m.AddHint(v, label[i] == label[j])
+        if r is not None:
+            for j in range(n):
+                m.AddHint(r[j], all(label[i] != label[j] for i in range(j)))
+    return m, x, linked, info
+
+
+def _components(n: int, pairs) -> list[list[int]]:
+    parent = list(range(n))
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for i, j in pairs:
+        parent[find(i)] = find(j)
+    groups: dict[int, list[int]] = {}
+    for t in range(n):
+        groups.setdefault(find(t), []).append(t)
+    return list(groups.values())
 
 
 def _explain_infeasible(build, items, c, tasks, time_limit_s, num_workers, seed, presolve=True) -> InfeasibleError:
@@ -162,60 +265,73 @@ def _explain_infeasible(build, items, c, tasks, time_limit_s, num_workers, seed,
 def partition_tasks(gain, budget: int, max_group_size: int | None = None, task_cost=None,
                     max_group_cost: float | None = None, network_cost: float = 0.0,
                     total_cost: float | None = None, must_link=(), cannot_link=(),
-                    time_limit_s: float = 60.0, num_workers: int = 2, seed: int = 0,
-                    tasks: list[str] | None = None, presolve: bool = False) -> GroupingResult:
+                    time_limit_s: float = 60.0, num_workers: int | None = None, seed: int = 0,
+                    tasks: list[str] | None = None, presolve: bool = False,
+                    warm_start: bool | None = None) -> GroupingResult:
     """Partition T tasks into at most ``budget`` groups maximising Eq. (1) (Eqs. (2)-(10)).
 
     gain: (T, T), ``gain[i, t]`` = gain of task t from task i (diagonal ignored).
     task_cost: (T,) per-task compute cost; ``max_group_cost`` caps a group's Σ cost,
     ``total_cost`` caps Σ over groups of (``network_cost`` + Σ cost).
     must_link / cannot_link: pairs of task indices.  ``tasks`` only names tasks in errors.
+    num_workers: CP-SAT workers; None: 1 for T <= AUTO_ONE_WORKER_MAX_T tasks (a second
+    worker costs more to start than the search takes), else 2.
+    warm_start: hint CP-SAT with :func:`~mtlbench.grouping.heuristic.greedy_local_search`;
+    None: for T > AUTO_WARM_START_MIN_T.
     presolve: CP-SAT's presolve, off by default: on this model it costs more than it
     saves (measured on 2 cores: random N(0,1) gains, T=20, B=4 proved optimal in ~5 s
     without presolve, not within 30 s with it; structured gains, T=30: ~0.5 s vs ~1.5 s).
 
     Returns a :class:`GroupingResult` with status ``optimal`` (proven) or ``feasible``
     (time limit hit), the objective in the gain's units, the proven bound (scaled back),
-    the wall time and the constraints.  Raises :class:`InfeasibleError` naming a
-    minimal set of conflicting constraints.
+    the wall time and the constraints; ``extra`` names the formulation used.  Raises
+    :class:`InfeasibleError` naming a minimal set of conflicting constraints.
     """
+    t0 = time.perf_counter()
     g = check_gain(gain)
     n = len(g)
     c = make_constraints(n, budget, max_group_size, task_cost, max_group_cost, network_cost,
                          total_cost, must_link, cannot_link)
-    w = {(i, j): g[i, j] + g[j, i] for i, j in all_pairs(n)}
-    scale = _scale(list(w.values()), OBJECTIVE_RESOLUTION)
-    w_int = {p: round(v * scale) for p, v in w.items()}
-    rounding = float(sum(abs(w[p] - w_int[p] / scale) for p in w))
+    workers = num_workers if num_workers is not None else (1 if n <= AUTO_ONE_WORKER_MAX_T else 2)
+    w_mat = g + g.T
+    iu, ju = np.triu_indices(n, 1)
+    scale = _scale(w_mat[iu, ju], OBJECTIVE_RESOLUTION)
+    w_round = np.rint(w_mat[iu, ju] * scale)
+    w_int = dict(zip(zip(iu.tolist(), ju.tolist()), w_round.astype(np.int64).tolist()))
+    rounding = float(np.abs(w_mat[iu, ju] - w_round / scale).sum())
     items = _items(c)
+    hint, heur = None, None
+    if warm_start or (warm_start is None and n > AUTO_WARM_START_MIN_T):
+        th = time.perf_counter()
+        hint = greedy_local_search(w_mat, c, seed=seed)
+        heur = {"method": "greedy merging + local search (mtlbench.grouping.heuristic)",
+                "objective": partition_value(g, hint) if hint is not None else None,
+                "wall_time_s": time.perf_counter() - th}
 
-    def build(active):
-        return _partition_model(w_int, n, c, active)
+    def build(active, with_hint=False):
+        return _partition_model(w_int, n, c, active, hint if with_hint else None)
 
-    t0 = time.perf_counter()
-    model, x, r = build(items)
-    solver = _solver(time_limit_s, num_workers, seed, presolve)
+    model, x, linked, info = build(items, with_hint=True)
+    build_s = time.perf_counter() - t0
+    solver = _solver(time_limit_s, workers, seed, presolve)
     status = solver.Solve(model)
     if status == cp_model.INFEASIBLE:
-        raise _explain_infeasible(build, items, c, tasks, time_limit_s, num_workers, seed, presolve)
+        raise _explain_infeasible(build, items, c, tasks, time_limit_s, workers, seed, presolve)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise MtlbenchError(f"CP-SAT found no grouping within time_limit_s={time_limit_s} "
                             f"(status {solver.StatusName(status)}); raise the time limit")
     wall = time.perf_counter() - t0
-    # read the groups off the representatives: each representative's group is itself
-    # plus every later task linked to it
-    groups = []
-    for j in range(n):
-        if solver.Value(r[j]):
-            groups.append([j] + [t for t in range(j + 1, n) if solver.Value(x[j, t])])
+    # the groups: connected components of the linked pairs set to 1 (with the full triangle
+    # set these are the equivalence classes; with Eq. (3') see the proof in the docstring)
+    groups = _components(n, [p for p, v in x.items() if linked[p] and solver.Value(v)])
     return partition_result(
         "mip", g, groups, "optimal" if status == cp_model.OPTIMAL else "feasible", c,
         bound=solver.BestObjectiveBound() / scale, wall_time_s=wall,
-        extra={"formulation": "clique partitioning (pairwise x_ij, triangle inequalities, representatives)",
-               "objective_scale": scale, "objective_rounding_error_max": rounding,
-               "num_workers": num_workers, "time_limit_s": time_limit_s, "seed": seed, "presolve": presolve,
-               "solver_wall_time_s": solver.WallTime(),
-               "n_variables": len(x) + len(r), "n_constraints": len(model.Proto().constraints)})
+        extra={"formulation": "clique partitioning (pairwise x_ij, triangle inequalities)", **info,
+               "warm_start": heur, "objective_scale": scale, "objective_rounding_error_max": rounding,
+               "num_workers": workers, "time_limit_s": time_limit_s, "seed": seed, "presolve": presolve,
+               "build_time_s": build_s, "solver_wall_time_s": solver.WallTime(),
+               "n_variables": len(model.Proto().variables), "n_constraints": len(model.Proto().constraints)})
 
 
 def _partition_hint(g, c: GroupingConstraints, cands, time_limit_s, num_workers, seed):
