@@ -317,10 +317,13 @@ def partition_tasks(gain, budget: int, max_group_size: int | None = None, task_c
     task_cost: (T,) per-task compute cost; ``max_group_cost`` caps a group's Σ cost,
     ``total_cost`` caps Σ over groups of (``network_cost`` + Σ cost).
     must_link / cannot_link: pairs of task indices.  ``tasks`` only names tasks in errors.
-    num_workers: CP-SAT workers; None: 1 for T <= AUTO_ONE_WORKER_MAX_T tasks (a second
-    worker costs more to start than the search takes), else 2.
+    num_workers: CP-SAT workers; None: 1 for T <= AUTO_ONE_WORKER_MAX_T, else 2.  On the
+    shared 2-core machine one worker was as fast or faster at every T and budget tried
+    (T = 12: a second worker costs more to start than the search takes; T = 20, 30:
+    the single worker's LP search won most cases), so the default is one worker.
     warm_start: hint CP-SAT with :func:`~mtlbench.grouping.heuristic.greedy_local_search`;
-    None: for T > AUTO_WARM_START_MIN_T.
+    None: for T > AUTO_WARM_START_MIN_T (below that the heuristic's ~0.05 s exceeds the
+    whole solve).
     presolve: CP-SAT's presolve, off by default: on this model it costs more than it
     saves (measured on 2 cores: random N(0,1) gains, T=20, B=4 proved optimal in ~5 s
     without presolve, not within 30 s with it; structured gains, T=30: ~0.5 s vs ~1.5 s).
