@@ -1,6 +1,7 @@
 """The MIP against the exhaustive certificate, constraints, infeasibility reports."""
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -8,7 +9,8 @@ import pytest
 from mtlbench.errors import ConfigError
 from mtlbench.grouping.base import make_constraints, partition_value, violated_constraints
 from mtlbench.grouping.exhaustive import bell_number, exhaustive_partition
-from mtlbench.grouping.mip import InfeasibleError, choose_groups, partition_tasks
+from mtlbench.grouping.heuristic import greedy_local_search, max_groups
+from mtlbench.grouping.mip import InfeasibleError, choose_groups, partition_tasks, turan_pairs
 
 INSTANCES = {4: 3, 5: 3, 6: 3, 7: 2, 8: 2, 9: 1, 10: 1}  # random instances per T
 
@@ -139,3 +141,78 @@ def test_overlapping_at_a_tiny_time_limit_still_returns_a_valid_choice():
     assert res.status in ("optimal", "feasible")
     if res.extra["solution"] != "cp-sat":
         assert res.status == "feasible" and res.bound is None
+
+
+def test_representatives_path_equals_exhaustive(monkeypatch):
+    """With the clique-inequality budget switched off, the representatives + Turán/clique-cut
+    budget (Eqs. (4), (5b)-(5d)) still reaches the exhaustive optimum for every budget."""
+    import mtlbench.grouping.mip as mip
+
+    monkeypatch.setattr(mip, "CLIQUE_ALL_LIMIT", 0)
+    monkeypatch.setattr(mip, "CLIQUE_CUTS", 5)
+    rng = np.random.default_rng(11)
+    for n in (6, 8):
+        gain = rng.normal(0.0, 1.0, size=(n, n)) - 0.2
+        for budget in range(1, n):
+            mip_res = partition_tasks(gain, budget, time_limit_s=30)
+            assert "representatives" in mip_res.extra["group_count"]
+            assert len(mip_res.groups) <= budget
+            assert mip_res.objective == pytest.approx(exhaustive_partition(gain, budget).objective, abs=_tol(gain))
+
+
+def test_reduced_triangles_with_side_constraints_equal_exhaustive():
+    """Without a group limit only the triangle inequalities with a positive (or must-link)
+    pair are kept (Eq. (3')); the groups read off still keep size, cost and link limits,
+    including must-link pairs of negative weight."""
+    rng = np.random.default_rng(21)
+    for n in (7, 9):
+        for _ in range(3):
+            gain = rng.normal(0.0, 1.0, size=(n, n))
+            cost = rng.uniform(1, 3, size=n)
+            neg = [(i, j) for i, j in itertools.combinations(range(n), 2) if gain[i, j] + gain[j, i] < 0]
+            kw = dict(max_group_size=4, task_cost=cost, max_group_cost=7.0, must_link=[neg[0]],
+                      cannot_link=[neg[-1]])
+            mip_res = partition_tasks(gain, n, **kw)
+            assert mip_res.extra["triangle_set"].startswith("reduced")
+            assert mip_res.extra["triangle_inequalities"] < 3 * math.comb(n, 3)
+            assert violated_constraints(mip_res.groups, make_constraints(n, n, **kw)) == []
+            assert mip_res.status == "optimal"
+            assert mip_res.objective == pytest.approx(exhaustive_partition(gain, n, **kw).objective, abs=_tol(gain))
+
+
+def test_heuristic_is_feasible_and_the_hinted_model_reaches_the_optimum():
+    rng = np.random.default_rng(31)
+    for n in (6, 9, 10):
+        gain = rng.normal(0.0, 1.0, size=(n, n))
+        cost = rng.uniform(1, 3, size=n)
+        for budget in (2, 3, n):
+            kw = dict(max_group_size=max(3, -(-n // budget)), task_cost=cost, max_group_cost=10.0,
+                      must_link=[(0, 1)], cannot_link=[(1, 2)])
+            c = make_constraints(n, budget, **kw)
+            groups = greedy_local_search(gain + gain.T, c, seed=0)
+            if groups is None:
+                continue
+            assert sorted(itertools.chain(*groups)) == list(range(n))
+            assert violated_constraints(groups, c) == []
+            ex = exhaustive_partition(gain, budget, **kw)
+            assert partition_value(gain, groups) <= ex.objective + 1e-9
+            res = partition_tasks(gain, budget, warm_start=True, **kw)
+            assert res.extra["warm_start"]["objective"] == pytest.approx(partition_value(gain, groups))
+            assert res.status == "optimal"
+            assert res.objective == pytest.approx(ex.objective, abs=_tol(gain))
+
+
+def test_heuristic_reports_no_partition_when_the_budget_cannot_be_met():
+    c = make_constraints(4, 1, cannot_link=[(0, 3)])
+    assert greedy_local_search(np.ones((4, 4)), c) is None
+    c = make_constraints(4, 2, total_cost=1.0, task_cost=[1, 1, 1, 1])
+    assert max_groups(c, 4) == 0 and greedy_local_search(np.ones((4, 4)), c) is None
+
+
+def test_turan_pairs():
+    # fewest same-group pairs of s tasks in at most k groups: brute force over labelings
+    for s in range(1, 7):
+        for k in range(1, 5):
+            brute = min(sum(a == b for a, b in itertools.combinations(lab, 2))
+                        for lab in itertools.product(range(k), repeat=s))
+            assert turan_pairs(s, k) == brute
