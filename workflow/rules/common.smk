@@ -43,8 +43,10 @@ REGISTERED = "|".join(
     d for d, s in P["datasets"].items() if s.get("kind", "registered") == "registered" and d not in RELEASES.split("|")
 ) or "(?!x)x"
 IMAGE_FOLDERS, FEATURE_FILES = _names("image_folder"), _names("feature_file")
-# image-file releases get their VGG16 features from the sharded, resumable extractor
-FILE_RELEASES = "|".join(d for d in RELEASES.split("|") if d not in ("amtnn_digits", "(?!x)x")) or "(?!x)x"
+# image-file datasets (the releases but amtnn_digits, and image_folder datasets) write an
+# image index; their VGG16 features come from the sharded, resumable extractor
+IMAGE_INDEXED = "|".join(d for d in RELEASES.split("|") + IMAGE_FOLDERS.split("|")
+                         if d not in ("amtnn_digits", "(?!x)x")) or "(?!x)x"
 
 
 # datasets whose splits come from published lists (split_lists.<name>.dataset)
