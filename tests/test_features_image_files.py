@@ -169,6 +169,17 @@ def test_worker_decode_follows_the_specification(images, large_jpeg):
     assert 0 < diff.mean() < 3  # another image, slightly: edges soften differently
 
 
+def test_jpeg_size_reads_the_frame_header():
+    from mtlbench.features.decode import jpeg_size
+
+    arr = np.random.default_rng(0).integers(0, 255, (37, 53, 3), dtype=np.uint8)
+    for kw in ({}, {"progressive": True}, {"exif": b"Exif\x00\x00" + bytes(300)}):
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, "JPEG", **kw)
+        assert jpeg_size(buf.getvalue()) == (37, 53), kw
+    assert jpeg_size(b"\xff\xd8 not a jpeg") is None
+
+
 def test_resize_crop_batch_groups_sizes_and_matches_one_by_one():
     from mtlbench.features.decode import resize_crop_batch, resize_crop_uint8
 
@@ -260,3 +271,15 @@ def test_real_jpegs_decode_as_pil_does_and_draft_stays_close(shared_data):
         assert (diff == 0) if small else (diff < 8), (n, float(diff))
         changed += int(diff > 0)
     assert changed > 0
+
+
+def test_a_failed_shard_write_stops_the_run(images, tmp_path, monkeypatch):
+    """Shards are written in a background thread: its errors still reach the caller."""
+    import mtlbench.features.image_files as image_files
+
+    def disk_full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(image_files, "write_features", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        run(images, tmp_path / "f.parquet", _tiny_model(), batch_size=2, shard_size=2)

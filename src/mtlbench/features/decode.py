@@ -3,13 +3,14 @@
 One image at a time on the CPU (DataLoader workers), or a batch on the GPU:
 
 - :func:`decode_rgb_tensor`: JPEGs with ``torchvision.io.decode_jpeg`` (libjpeg-turbo; on
-  the 2,533 Office-Caltech10 JPEGs its pixels equal PIL's exactly, at ~3x PIL's speed),
+  the 2,533 Office-Caltech10 JPEGs its pixels equal PIL's exactly, at ~1.6x PIL's speed),
   every other format, and a JPEG that decoder refuses, with PIL
   (:func:`mtlbench.data.image_folder.decode_rgb`: grey, CMYK, palette and alpha become RGB).
-  ``draft=True`` decodes JPEGs with PIL's ``Image.draft``: libjpeg scales the DCT by 1/2,
-  1/4 or 1/8 while decoding, keeping both sides >= the resize size, so large JPEGs decode
-  faster; the pixels after the resize then differ a little from a full decode (see
-  docs/data.md), so it is an explicit option recorded in the features metadata.
+  ``draft=True`` decodes JPEGs with both sides >= twice the resize size with PIL's
+  ``Image.draft``: libjpeg scales the DCT by 1/2, 1/4 or 1/8 while decoding, keeping both
+  sides >= the resize size, so large JPEGs decode (and resize) faster; their pixels after
+  the resize then differ a little from a full decode (see docs/data.md), so it is an
+  explicit option recorded in the features metadata.  Smaller JPEGs decode as without it.
 - :func:`resize_crop_uint8`: ``resize x resize`` bilinear with antialiasing (not
   aspect-preserving), centre ``crop``, uint8 in and out.  On the CPU torchvision's native
   uint8 kernel (AVX2) does it; elsewhere it runs in float and rounds.  The two agree within
@@ -32,7 +33,8 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def _decode_jpeg(data, **kw):
+def decode_jpeg_rgb(data, **kw):
+    """``torchvision.io.decode_jpeg(data, mode=RGB, **kw)``: a uint8 bytes tensor or a list of them."""
     from torchvision.io import ImageReadMode, decode_jpeg
 
     with warnings.catch_warnings():
@@ -60,32 +62,58 @@ def _bytes_tensor(data):
     return torch.frombuffer(bytearray(data), dtype=torch.uint8)
 
 
+# SOF markers (frame headers with the image size): C0-CF but DHT (C4), JPG (C8), DAC (CC)
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def jpeg_size(data) -> tuple[int, int] | None:
+    """(height, width) from a JPEG's frame header, reading no pixel data; None if not found."""
+    i, n = 2, len(data)
+    while i + 9 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+        elif marker in _SOF:
+            return (data[i + 5] << 8) | data[i + 6], (data[i + 7] << 8) | data[i + 8]
+        else:
+            i += 2 + ((data[i + 2] << 8) | data[i + 3])
+    return None
+
+
 def decode_rgb_tensor(data: bytes, where: str = "image", draft: int | None = None):
     """Image file bytes -> (3, H, W) uint8 RGB tensor (possibly a channels-last view).
 
-    ``draft``: a size S; JPEGs are then decoded by PIL at the smallest DCT scale that keeps
-    both sides >= S (1/2, 1/4 or 1/8; 1 for small images).  Unreadable bytes raise
-    :class:`~mtlbench.errors.DataError` naming ``where``.
+    ``draft``: a size S; JPEGs with both sides >= 2 S are then decoded by PIL at the
+    smallest DCT scale that keeps both sides >= S (1/2, 1/4 or 1/8); smaller ones are
+    decoded in full as without ``draft`` (the same pixels as PIL's draft at scale 1).
+    Unreadable bytes raise :class:`~mtlbench.errors.DataError` naming ``where``.
     """
     import torch
 
     from ..data.image_folder import decode_rgb
 
-    if is_jpeg(data) and draft is None:
+    if draft is not None and is_jpeg(data):
+        size = jpeg_size(data)
+        if size is None or min(size) >= 2 * draft:
+            from PIL import Image, UnidentifiedImageError
+
+            try:
+                with Image.open(io.BytesIO(bytes(data))) as im:
+                    im.draft("RGB", (draft, draft))
+                    arr = np.array(im.convert("RGB"))  # writable: torch.from_numpy wants it
+                return torch.from_numpy(arr).permute(2, 0, 1)
+            except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+                pass  # decode_rgb below reports it by name
+            return torch.from_numpy(decode_rgb(bytes(data), where))
+    if is_jpeg(data):
         try:
-            return _decode_jpeg(_bytes_tensor(data))
+            return decode_jpeg_rgb(_bytes_tensor(data))
         except RuntimeError:
             pass  # libjpeg-turbo refuses it: PIL decides (and names the error)
-    if draft is not None and is_jpeg(data):
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(io.BytesIO(bytes(data))) as im:
-                im.draft("RGB", (draft, draft))
-                arr = np.array(im.convert("RGB"))  # writable: torch.from_numpy wants it
-            return torch.from_numpy(arr).permute(2, 0, 1)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-            pass  # decode_rgb below reports it by name
     return torch.from_numpy(decode_rgb(bytes(data), where))
 
 
@@ -145,7 +173,7 @@ def decode_bytes_batch(blobs, device, resize: int, crop: int, where=None):
     jpeg_at = [k for k, b in enumerate(blobs) if is_jpeg(b)]
     if jpeg_at:
         try:
-            decoded = _decode_jpeg([_bytes_tensor(blobs[k]) for k in jpeg_at], device=device)
+            decoded = decode_jpeg_rgb([_bytes_tensor(blobs[k]) for k in jpeg_at], device=device)
             for k, img in zip(jpeg_at, decoded):
                 out[k] = img
         except RuntimeError:
@@ -156,7 +184,7 @@ def decode_bytes_batch(blobs, device, resize: int, crop: int, where=None):
         try:
             if k in jpeg_at:
                 try:
-                    out[k] = _decode_jpeg(_bytes_tensor(b), device=device)
+                    out[k] = decode_jpeg_rgb(_bytes_tensor(b), device=device)
                     continue
                 except RuntimeError:
                     pass  # PIL decides below

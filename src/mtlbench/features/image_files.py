@@ -246,8 +246,9 @@ def extract_vgg16_fc7_files(
                               pin_memory=device_t.type == "cuda" and decode == "cpu", prefetch=prefetch)
         feats: dict[int, np.ndarray] = {}
         skipped: dict[int, list] = {}
+        writer = _ShardWriter()  # shards are written in a thread, while the next batches run
         bar = tqdm(total=sum(len(b) for b in batches), unit="img", desc="vgg16_fc7", disable=not progress)
-        with torch.inference_mode():
+        with torch.inference_mode(), writer:
             for idx, batch, failed in loader:
                 x = None
                 if idx and decode == "cuda":
@@ -280,22 +281,55 @@ def extract_vgg16_fc7_files(
                 lo, hi = k * shard_size, min((k + 1) * shard_size, n)
                 done = sum(1 for i in range(lo, hi) if i in feats) + len(skipped.get(k, []))
                 if done == hi - lo:
-                    _write_shard(shard_path[k], range(lo, hi), feats, sample_ids, tasks, labels,
-                                 dict(meta_base, shard=k, skipped=skipped.pop(k, [])))
+                    writer.submit(shard_path[k], range(lo, hi), feats, sample_ids, tasks, labels,
+                                  dict(meta_base, shard=k, skipped=skipped.pop(k, [])))
                     for i in range(lo, hi):
                         feats.pop(i, None)
         bar.close()
+    loop_s = time.perf_counter() - started
     summary = merge_shards(shard_path, out_path, meta_base)
     summary.update(computed_shards=len(pending), reused_shards=n_shards - len(pending),
-                   seconds=round(time.perf_counter() - started, 3), forward_seconds=round(forward_s, 3))
+                   seconds=round(time.perf_counter() - started, 3), forward_seconds=round(forward_s, 3),
+                   loop_seconds=round(loop_s, 3), merge_seconds=round(time.perf_counter() - started - loop_s, 3))
     return summary
 
 
-def _write_shard(path: Path, rows: range, feats: dict, sample_ids, tasks, labels, meta: dict) -> None:
-    keep = [i for i in rows if i in feats]
-    feature = np.stack([feats[i] for i in keep]) if keep else np.zeros((0, 4096), np.float32)
-    write_features(path, [sample_ids[i] for i in keep], [tasks[i] for i in keep],
-                   np.asarray([labels[i] for i in keep], dtype=np.int64), feature, meta)
+class _ShardWriter:
+    """Writes complete shards in one background thread (Parquet encoding releases the GIL),
+    at most ``max_pending`` at a time; leaving the ``with`` block waits for every write and
+    raises the first error."""
+
+    def __init__(self, max_pending: int = 2):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool, self.max_pending, self.futures = ThreadPoolExecutor(1, thread_name_prefix="shards"), max_pending, []
+
+    def submit(self, path: Path, rows: range, feats: dict, sample_ids, tasks, labels, meta: dict) -> None:
+        keep = [i for i in rows if i in feats]
+        feature = np.stack([feats[i] for i in keep]) if keep else np.zeros((0, 4096), np.float32)
+        self._reap()
+        while len(self.futures) >= self.max_pending:
+            self.futures[0].result()
+            self._reap()
+        self.futures.append(self.pool.submit(
+            write_features, path, [sample_ids[i] for i in keep], [tasks[i] for i in keep],
+            np.asarray([labels[i] for i in keep], dtype=np.int64), feature, meta))
+
+    def _reap(self) -> None:
+        for f in self.futures:
+            if f.done():
+                f.result()  # a failed write raises here
+        self.futures = [f for f in self.futures if not f.done()]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.pool.shutdown(wait=True)  # a killed run still writes the shards it completed
+        if exc_type is None:
+            for f in self.futures:
+                f.result()
+        return False
 
 
 def merge_shards(shard_paths: Sequence[Path], out_path: Path, meta: dict) -> dict:
