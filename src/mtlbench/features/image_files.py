@@ -122,8 +122,9 @@ def preprocessing_detail(config: VGG16Config, decode: str, jpeg_draft: bool) -> 
     if decode == "cuda":
         how = "nvjpeg on the GPU for JPEGs (PIL for other formats), resize in float on the GPU, rounded"
     elif jpeg_draft:
-        how = (f"PIL with JPEG draft (DCT-domain downscale by 1/2, 1/4 or 1/8 keeping both sides >= {config.resize}; "
-               "other formats full PIL decode), resize in uint8 (torchvision)")
+        how = (f"JPEGs with both sides >= {2 * config.resize} px: PIL with draft (DCT-domain downscale by 1/2, 1/4 "
+               f"or 1/8 keeping both sides >= {config.resize}); smaller JPEGs libjpeg-turbo via torchvision; other "
+               "formats PIL; resize in uint8 (torchvision)")
     else:
         how = "libjpeg-turbo via torchvision for JPEGs (PIL for other formats), resize in uint8 (torchvision)"
     return (f"decode RGB ({how}); resize {config.resize}x{config.resize} bilinear antialias (not aspect-preserving), "
