@@ -280,6 +280,48 @@ def test_a_failed_shard_write_stops_the_run(images, tmp_path, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(image_files, "write_features", disk_full)
+    monkeypatch.setattr(image_files, "features_table", disk_full)
     with pytest.raises(OSError, match="No space left"):
         run(images, tmp_path / "f.parquet", _tiny_model(), batch_size=2, shard_size=2)
+    assert not list(tmp_path.glob(".*merging"))
+
+
+def test_merged_while_running_equals_merged_at_the_end(images, tmp_path, monkeypatch):
+    """The table appended shard by shard during the run is the one merge_shards makes from
+    the shards: fresh, resumed after a kill, and with a skipped image (merged at the end)."""
+    import pyarrow.parquet as pq
+
+    import mtlbench.features.image_files as image_files
+
+    merge_shards = image_files.merge_shards
+    merged_at_end = []
+    monkeypatch.setattr(image_files, "merge_shards", lambda *a: merged_at_end.append(1) or merge_shards(*a))
+
+    def check(out, meta_keys_from):
+        shards = sorted(shard_dir_for(out).glob("*.parquet"))
+        merge_shards(shards, tmp_path / "ref.parquet", {k: v for k, v in read_features(out).metadata.items()
+                                                        if k not in meta_keys_from})
+        a, b = pq.read_table(out), pq.read_table(tmp_path / "ref.parquet")
+        assert a.equals(b) and a.schema.metadata == b.schema.metadata
+        assert pq.ParquetFile(out).num_row_groups == len([p for p in shards if pq.read_metadata(p).num_rows])
+
+    derived = ("skipped", "shards", "feature_dim", "num_samples")
+    out = tmp_path / "fresh.parquet"
+    s = run(images, out, _tiny_model(), batch_size=2, shard_size=2)
+    assert s["num_samples"] == 5 and s["shards"] == 3
+    check(out, derived)
+    out = tmp_path / "resumed.parquet"
+    with pytest.raises(_Interrupt):
+        run(images, out, _Counting(_tiny_model(), fail_at=2), batch_size=2, shard_size=2)
+    assert not list(tmp_path.glob(".*merging"))
+    assert run(images, out, _tiny_model(), batch_size=2, shard_size=2)["reused_shards"] == 1
+    check(out, derived)
+    assert not merged_at_end  # both merged while running
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    out = tmp_path / "skipped.parquet"
+    s = run(images[:3] + [str(bad)] + images[3:], out, _tiny_model(), batch_size=2, shard_size=2,
+            skip_unreadable=True)
+    assert s["num_samples"] == 5 and [x["path"] for x in s["skipped"]] == [str(bad)]
+    assert merged_at_end == [1]
+    check(out, derived)

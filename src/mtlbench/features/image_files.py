@@ -20,8 +20,10 @@ and writes the features table (:mod:`mtlbench.features.table`):
   not JPEG fall back to the CPU decoder;
 - output goes to shards of ``shard_size`` samples,
   ``<out stem>.shards/NNNNN.parquet``, each written atomically; a run that is
-  interrupted resumes from the last complete shard; the shards are then merged into
-  ``out`` row group by row group (memory of one shard, not of the dataset);
+  interrupted resumes from the last complete shard; each shard is also appended, in
+  order, to the merged table ``out`` (one row group per shard; memory of a few shards,
+  not of the dataset), in a background thread while the next batches run (see
+  :class:`_Output`);
 - an unreadable image stops the run with its path, unless ``skip_unreadable`` is set,
   in which case it is left out and listed in the metadata (``skipped``).
 
@@ -45,7 +47,7 @@ from ..errors import ConfigError, DataError
 from ..io import atomic_path, config_hash, write_json
 from .backbones import IMAGENET_MEAN, IMAGENET_STD, VGG16FC7, VGG16Config
 from .decode import decode_bytes_batch, decode_error, decode_resize_crop, decode_rgb_tensor
-from .table import META_KEY, read_metadata, write_features
+from .table import META_KEY, features_table, read_metadata, write_features
 
 PLAN = "plan.json"
 
@@ -247,9 +249,9 @@ def extract_vgg16_fc7_files(
                               pin_memory=device_t.type == "cuda" and decode == "cpu", prefetch=prefetch)
         feats: dict[int, np.ndarray] = {}
         skipped: dict[int, list] = {}
-        writer = _ShardWriter()  # shards are written in a thread, while the next batches run
+        output = _Output(shard_path, out_path, meta_base, n, pending)  # written while the next batches run
         bar = tqdm(total=sum(len(b) for b in batches), unit="img", desc="vgg16_fc7", disable=not progress)
-        with torch.inference_mode(), writer:
+        with torch.inference_mode(), output:
             for idx, batch, failed in loader:
                 x = None
                 if idx and decode == "cuda":
@@ -282,39 +284,82 @@ def extract_vgg16_fc7_files(
                 lo, hi = k * shard_size, min((k + 1) * shard_size, n)
                 done = sum(1 for i in range(lo, hi) if i in feats) + len(skipped.get(k, []))
                 if done == hi - lo:
-                    writer.submit(shard_path[k], range(lo, hi), feats, sample_ids, tasks, labels,
+                    output.submit(k, range(lo, hi), feats, sample_ids, tasks, labels,
                                   dict(meta_base, shard=k, skipped=skipped.pop(k, [])))
                     for i in range(lo, hi):
                         feats.pop(i, None)
         bar.close()
     loop_s = time.perf_counter() - started
-    summary = merge_shards(shard_path, out_path, meta_base)
+    summary = (output.finish() if pending else None) or merge_shards(shard_path, out_path, meta_base)
     summary.update(computed_shards=len(pending), reused_shards=n_shards - len(pending),
                    seconds=round(time.perf_counter() - started, 3), forward_seconds=round(forward_s, 3),
                    loop_seconds=round(loop_s, 3), merge_seconds=round(time.perf_counter() - started - loop_s, 3))
     return summary
 
 
-class _ShardWriter:
-    """Writes complete shards in one background thread (Parquet encoding releases the GIL),
-    at most ``max_pending`` at a time; leaving the ``with`` block waits for every write and
-    raises the first error."""
+class _Output:
+    """The shards and the merged table, written in one background thread while the next
+    batches run (Parquet encoding and file writes release the GIL).
 
-    def __init__(self, max_pending: int = 2):
+    Each complete shard is written to its file and then appended to the merged table (a
+    temporary file beside ``out_path``), after the reused shards before it, so that at the
+    end only the last shard's writes remain instead of a merge of every shard.  The merged
+    table's metadata is fixed when it is opened, with the images skipped so far (those of
+    reused shards); if a computed shard skips more, the merged table is dropped and
+    :meth:`finish` says so (the caller then runs :func:`merge_shards`).  At most
+    ``max_pending`` shards wait in memory; leaving the ``with`` block waits for every write
+    and raises the first error.
+    """
+
+    def __init__(self, shard_paths: Sequence[Path], out_path: Path, meta: dict, n: int, pending: Sequence[int],
+                 max_pending: int = 2):
         from concurrent.futures import ThreadPoolExecutor
 
-        self.pool, self.max_pending, self.futures = ThreadPoolExecutor(1, thread_name_prefix="shards"), max_pending, []
+        self.shard_paths, self.out_path, self.max_pending = list(shard_paths), Path(out_path), max_pending
+        todo = set(pending)
+        skipped = [s for k, p in enumerate(self.shard_paths) if k not in todo
+                   for s in read_metadata(p).get("skipped", [])]
+        final = dict(meta, skipped=skipped, shards=len(self.shard_paths), feature_dim=4096,
+                     num_samples=n - len(skipped))
+        final.pop("shard", None)
+        self.summary = {"num_samples": final["num_samples"], "skipped": skipped, "shards": len(self.shard_paths)}
+        self.schema_meta = {META_KEY: json.dumps(final, sort_keys=True).encode()}
+        self.tmp = self.out_path.with_name(f".{self.out_path.name}.{os.getpid()}.merging")
+        self.writer, self.next_k, self.valid = None, 0, True
+        self.pool, self.futures = ThreadPoolExecutor(1, thread_name_prefix="shards"), []
 
-    def submit(self, path: Path, rows: range, feats: dict, sample_ids, tasks, labels, meta: dict) -> None:
+    def submit(self, k: int, rows: range, feats: dict, sample_ids, tasks, labels, meta: dict) -> None:
         keep = [i for i in rows if i in feats]
         feature = np.stack([feats[i] for i in keep]) if keep else np.zeros((0, 4096), np.float32)
+        if meta.get("skipped"):
+            self.valid = False  # set before shard k's task runs: the merged table stops here
         self._reap()
         while len(self.futures) >= self.max_pending:
             self.futures[0].result()
             self._reap()
         self.futures.append(self.pool.submit(
-            write_features, path, [sample_ids[i] for i in keep], [tasks[i] for i in keep],
+            self._write, k, [sample_ids[i] for i in keep], [tasks[i] for i in keep],
             np.asarray([labels[i] for i in keep], dtype=np.int64), feature, meta))
+
+    def _write(self, k: int, sample_ids, tasks, labels, feature, meta: dict) -> None:  # in the thread
+        import pyarrow.parquet as pq
+
+        table = features_table(sample_ids, tasks, labels, feature, meta)
+        with atomic_path(self.shard_paths[k]) as tmp:
+            pq.write_table(table, tmp)
+        self._append_through(k, table)
+
+    def _append_through(self, k: int, table=None) -> None:
+        """Append shards next_k..k to the merged table (shard k from ``table`` if given)."""
+        import pyarrow.parquet as pq
+
+        while self.valid and self.next_k <= k:
+            t = table if table is not None and self.next_k == k else pq.read_table(self.shard_paths[self.next_k])
+            if t.num_rows:
+                if self.writer is None:
+                    self.writer = pq.ParquetWriter(self.tmp, t.schema.with_metadata(self.schema_meta))
+                self.writer.write_table(t)
+            self.next_k += 1
 
     def _reap(self) -> None:
         for f in self.futures:
@@ -322,14 +367,40 @@ class _ShardWriter:
                 f.result()  # a failed write raises here
         self.futures = [f for f in self.futures if not f.done()]
 
+    def _discard(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        self.tmp.unlink(missing_ok=True)
+
+    def finish(self) -> dict | None:
+        """The merged table, moved onto ``out_path``: its summary; None when it was dropped."""
+        if self.valid and self.summary["num_samples"] > 0:
+            try:
+                self._append_through(len(self.shard_paths) - 1)  # reused shards after the last computed one
+                self.writer.close()
+                self.writer = None
+                os.replace(self.tmp, self.out_path)
+                return self.summary
+            finally:
+                self._discard()
+        self._discard()
+        return None
+
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb):
         self.pool.shutdown(wait=True)  # a killed run still writes the shards it completed
-        if exc_type is None:
-            for f in self.futures:
-                f.result()
+        try:
+            if exc_type is None:
+                for f in self.futures:
+                    f.result()
+        except BaseException:
+            self._discard()
+            raise
+        if exc_type is not None:
+            self._discard()
         return False
 
 
