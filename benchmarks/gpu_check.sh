@@ -46,9 +46,13 @@ print("two jobs, one GPU:", outs, f"total {time.time() - t0:.1f} s (>= 6 s: seri
 PY
 python3 benchmarks/bench_batched_seeds.py --features "$W/f.parquet" --device cuda --out "$OUT/batched_seeds_cuda.json"
 python3 benchmarks/bench_batched_seeds.py --features "$W/f.parquet" --device cpu --threads 16 --out "$OUT/batched_seeds_cpu16.json"
-for prec in fp32 bf16; do
-  python3 benchmarks/bench_feature_throughput.py --tar "$TAR" --device cuda --images 512 --batch-size 64 \
-    --workers 12 --precision $prec --out "$OUT/feature_throughput_cuda_$prec.json"
-done
-python3 benchmarks/bench_feature_throughput.py --tar "$TAR" --device cuda --images 512 --batch-size 64 \
-  --workers 12 --decode cuda --out "$OUT/feature_throughput_cuda_gpudecode.json"
+# VGG16 fc7 throughput: decode-only img/s per worker for every decode option (pil-float =
+# the old workers, cpu, draft, cuda, cuda-each), then end to end vs forward alone for the
+# decode options cpu, draft and cuda; the 2,533 JPEGs repeated 4x so that worker start-up
+# does not dominate; fp32 also measures draft's pixel/fc7 differences on all 330 images it changes
+python3 benchmarks/bench_feature_throughput.py --tar "$TAR" --device cuda --images 10132 --decode-images 1024 \
+  --repeats 2 --batch-size 128 --workers 14 --prefetch 8 --precision fp32 --decode cpu,draft,cuda \
+  --draft-diff 330 --out "$OUT/feature_throughput_cuda_fp32.json"
+python3 benchmarks/bench_feature_throughput.py --tar "$TAR" --device cuda --images 10132 --decode-images 0 \
+  --batch-size 128 --workers 14 --prefetch 8 --precision bf16 --decode cpu,cuda \
+  --out "$OUT/feature_throughput_cuda_bf16.json"

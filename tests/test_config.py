@@ -39,6 +39,8 @@ def test_default_params_resolve(params):
         (lambda p: p.update(resources={"trian": {"runtime": 5}}), r"unknown key resources.'trian' \(did you mean 'train'\?\)"),
         (lambda p: p.update(resources={"train": {"mem": 5}}), r"unknown key resources.train.'mem'.*allowed: 'mem_mb', 'runtime'"),
         (lambda p: p.update(resources={"train": {"runtime": 0}}), r"resources.train.runtime: expected a positive integer \(minutes\)"),
+        (lambda p: p["features"].update(decode="cuda", jpeg_draft=True), r"features.jpeg_draft: true works with decode: cpu only"),
+        (lambda p: p["features"].update(prefetch=0), r"features: .*prefetch >= 1"),
     ],
 )
 def test_bad_params_name_key_and_allowed_values(params, mutate, message):

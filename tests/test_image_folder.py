@@ -58,7 +58,7 @@ def test_archive_with_single_top_folder_is_auto_detected(tmp_path, kind):
                     z.write(p, p.relative_to(tmp_path / "data").as_posix())
     index, classes, src, _ = scan_image_folder(cfg(path, tasks=("b",)))
     assert src.prefix == "office/" and index["task"].unique().tolist() == ["b"] and len(index) == 4
-    img = decode_rgb(src.read(index["member"].iloc[1]), "x")
+    img = decode_rgb(src.read(index["path"].iloc[1]), "x")
     assert img.shape == (3, 14, 20) and img.dtype == np.uint8
 
 
@@ -134,7 +134,7 @@ def test_file_index_raw_stage_and_features_match_the_array_path(tmp_path, monkey
         a, f = read_features(tmp_path / "arr.parquet"), read_features(tmp_path / f"f{workers}.parquet")
         assert f.sample_id.tolist() == a.sample_id.tolist() and f.label.tolist() == a.label.tolist()
         np.testing.assert_allclose(f.feature, a.feature, rtol=1e-5, atol=1e-6)
-    assert read_features(tmp_path / "f0.parquet").metadata["source"]["root"].endswith("imgs")
+    assert read_features(tmp_path / "f0.parquet").metadata["images"]["root"].endswith("imgs")
     # the pixels backbone has no input size: equal-size images work from files too
     extract_features(tmp_path / "raw_files", "pixels", {}, tmp_path / "px.parquet", progress=False)
     assert read_features(tmp_path / "px.parquet").feature.shape == (12, 3 * 224 * 224)
@@ -158,7 +158,7 @@ def test_shared_office_caltech_counts_and_grayscale(shared_data):
     assert counts == {"amazon": 958, "caltech10": 1123, "dslr": 157, "webcam": 295}
     assert len(classes) == 10 and classes[0] == "backpack"
     gray = []
-    for m in index.loc[index.task == "caltech10", "member"]:
+    for m in index.loc[index.task == "caltech10", "path"]:
         with Image.open(io.BytesIO(src.read(m))) as im:  # header only, no decoding
             if im.mode != "RGB":
                 gray.append((m, im.mode))

@@ -161,15 +161,19 @@ def test_real_datasets_plan_download_features_splits_train(tmp_path):
     for d in releases:
         params["datasets"][d]["enabled"] = True
     params["datasets"]["digits"]["enabled"] = False
+    # an image_folder dataset: the same image index, so the same sharded features rule
+    (tmp_path / "imgs" / "t" / "c").mkdir(parents=True)
+    (tmp_path / "imgs" / "t" / "c" / "x.png").write_bytes(b"")
+    params["datasets"]["mine"] = {"kind": "image_folder", "root": "imgs", "tasks": ["t"], "backbone": "vgg16_fc7"}
     params["methods"] = {"stl": {}, "bmtl": {}}
     params["train_ratios"], params["seeds"] = [0.1], [0]
     params["similarity"]["datasets"] = []  # no grouping of digits_shift here
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _, out = sh(tmp_path, "snakemake", "-n", "--cores", "8", "--resources", "gpu=2")
     counts = job_counts(out)
-    assert counts["prepare_release"] == 5
-    assert counts["features_files"] == 4 and counts["features"] == 1  # amtnn_digits: pixels
-    assert counts["splits"] == 5 and counts["train"] == 10
+    assert counts["prepare_release"] == 5 and counts["index_images"] == 1
+    assert counts["features_files"] == 5 and counts["features"] == 1  # amtnn_digits: pixels
+    assert counts["splits"] == 6 and counts["train"] == 12
     for d in releases:
         assert f"data/raw/{d}/manifest.json" in out
     # cluster resources per rule come from params.yaml (resources.train: 60 min, 8,000 MB)

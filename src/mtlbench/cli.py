@@ -65,7 +65,8 @@ def cmd_features_files(a) -> None:
     _set_threads(a.threads)
     summary = extract_index_features(a.raw, a.out, a.config, device=resolve_device(a.device), workers=a.workers,
                                      shard_size=a.shard_size, skip_unreadable=a.skip_unreadable,
-                                     decode=a.decode, progress=not a.quiet)
+                                     decode=a.decode, jpeg_draft=a.jpeg_draft, prefetch=a.prefetch,
+                                     progress=not a.quiet)
     print(json.dumps({k: v for k, v in summary.items() if k != "skipped"} | {"skipped": len(summary["skipped"])}))
 
 
@@ -521,14 +522,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=float, default=60.0, help="seconds without data before a try fails")
     s.set_defaults(fn=cmd_prepare)
 
-    s = sub.add_parser("features-files", parents=[common], help="image files (index.parquet) -> VGG16 fc7 table, sharded")
-    s.add_argument("--raw", required=True, help="data/raw/{dataset} with index.parquet")
+    s = sub.add_parser("features-files", parents=[common],
+                       help="image files (image index: releases, image_folder) -> VGG16 fc7 table, sharded")
+    s.add_argument("--raw", required=True, help="data/raw/{dataset} with index.parquet (the image index)")
     s.add_argument("--out", required=True, help="data/features/{dataset}/vgg16_fc7.parquet")
     s.add_argument("--config", type=_json_arg, default={}, help="backbones.vgg16_fc7 settings as JSON")
     s.add_argument("--workers", type=int, default=4, help="DataLoader decode workers")
     s.add_argument("--shard-size", type=int, default=4096, help="images per resumable shard")
     s.add_argument("--skip-unreadable", action="store_true", help="leave unreadable images out (listed in the metadata)")
     s.add_argument("--decode", choices=("cpu", "cuda"), default="cpu", help="cuda: JPEG decode on the GPU")
+    s.add_argument("--jpeg-draft", action="store_true",
+                   help="CPU decode of JPEGs at a reduced DCT scale (faster on large images, slightly different pixels)")
+    s.add_argument("--prefetch", type=int, default=4, help="batches each decode worker prepares ahead")
     s.set_defaults(fn=cmd_features_files)
     s = sub.add_parser("similarity", parents=[common], help="one estimator's task x task matrix -> similarity JSON")
     s.add_argument("--estimator", required=True, help="wasserstein | h_divergence | tag_affinity | learned")

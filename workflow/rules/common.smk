@@ -46,12 +46,13 @@ IMAGE_FOLDERS, FEATURE_FILES = _names("image_folder"), _names("feature_file")
 def _file_release_names():
     from mtlbench.data.releases import SOURCES
 
-    return "|".join(d for d in P["datasets"] if d in SOURCES and SOURCES[d].layout is not None) or "(?!x)x"
+    return [d for d in P["datasets"] if d in SOURCES and SOURCES[d].layout is not None]
 
 
-# image-file releases get their VGG16 features from the sharded, resumable extractor
-# (not amtnn_digits: arrays; not ETT: a time series, windowed by the features rule)
-FILE_RELEASES = _file_release_names()
+# image-file datasets (the image releases and image_folder datasets; not amtnn_digits:
+# arrays; not ETT: a time series, windowed by the features rule) write an image index;
+# their VGG16 features come from the sharded, resumable extractor
+IMAGE_INDEXED = "|".join(_file_release_names() + [d for d in IMAGE_FOLDERS.split("|") if d != "(?!x)x"]) or "(?!x)x"
 
 
 # datasets whose splits come from published lists (split_lists.<name>.dataset)

@@ -9,7 +9,6 @@ rule features:
         config=backbone_config,
         device=P["device"],
     threads: 2
-    # image_folder datasets decode their JPEGs in DataLoader workers
     resources:
         runtime=runtime("features"),
         mem_mb=mem_mb("features"),
@@ -23,18 +22,21 @@ rule features:
 
 
 rule features_files:
-    # VGG16 fc7 over a downloaded release's image files: DataLoader decoding, resumable shards
+    # VGG16 fc7 over image files (a downloaded release or an image_folder dataset, both an
+    # image index): DataLoader decoding, resumable shards
     input:
         "data/raw/{dataset}/manifest.json",
     output:
         "data/features/{dataset}/vgg16_fc7.parquet",
     wildcard_constraints:
-        dataset=FILE_RELEASES,
+        dataset=IMAGE_INDEXED,
     params:
         config=lambda wc: json.dumps(P["backbones"]["vgg16_fc7"], sort_keys=True),
         workers=P["features"]["workers"],
         shard_size=P["features"]["shard_size"],
         decode=P["features"]["decode"],
+        draft="--jpeg-draft" if P["features"]["jpeg_draft"] else "",
+        prefetch=P["features"]["prefetch"],
         skip="--skip-unreadable" if P["features"]["skip_unreadable"] else "",
         device=P["device"],
     threads: 2
@@ -48,7 +50,7 @@ rule features_files:
         "mtlbench features-files --raw data/raw/{wildcards.dataset} --out {output}"
         " --config '{params.config}' --device {params.device} --threads {threads}"
         " --workers {params.workers} --shard-size {params.shard_size} --decode {params.decode}"
-        " {params.skip} > {log} 2>&1"
+        " --prefetch {params.prefetch} {params.draft} {params.skip} > {log} 2>&1"
 
 
 ruleorder: features_files > features

@@ -2,10 +2,12 @@
 
 The raw stage of this kind does not decode anything: :func:`index_image_folder` lists the
 files of a folder or archive (:class:`~mtlbench.data.sources.Source`) and writes the
-*file-index* form of the raw contract (:func:`mtlbench.data.raw.write_raw_index`): one
-row per image with its sample id, task, label and the member path.  The features stage
-then decodes the images in batches (:class:`ImageFileDataset` in DataLoader workers),
-because variable-size JPEGs do not fit one (N, 3, H, W) array.
+image index of the raw contract (:func:`mtlbench.data.raw.write_image_index`, the same
+format as the downloaded releases'): one row per image with its sample id, task, class,
+label and path inside the folder or archive, which ``manifest["images"]`` names.  The
+features stage then decodes the images in batches in DataLoader workers
+(:mod:`mtlbench.features.image_files`), because variable-size JPEGs do not fit one
+(N, 3, H, W) array.
 
 Decoding (:func:`decode_rgb`) turns grayscale, palette, CMYK and alpha images into
 3-channel RGB (alpha is dropped, not composited); an unreadable file is reported by path.
@@ -21,16 +23,16 @@ import pandas as pd
 
 from ..errors import DataError
 from .kinds import ImageFolderConfig
-from .raw import write_raw_index
+from .raw import write_image_index
 from .sources import Source
 
 
 def scan_image_folder(cfg: ImageFolderConfig) -> tuple[pd.DataFrame, list[str], Source, dict]:
     """List the images: (index, classes, source, counts of skipped files); reads no image.
 
-    index: DataFrame with ``sample_id`` (``{task}/{class}/{file}``), ``task``, ``label``
-    (0..C-1 in ``classes`` order) and ``member`` (path relative to the source root),
-    rows sorted by (task order, class, file).
+    index: DataFrame with ``sample_id`` (``{task}/{class}/{file}``), ``task``,
+    ``class_name``, ``label`` (0..C-1 in ``classes`` order) and ``path`` (relative to the
+    source root), rows sorted by (task order, class, file).
     """
     src = Source(cfg.root, cfg.subdir)
     exts = tuple(e.lower() for e in cfg.extensions)
@@ -68,8 +70,8 @@ def scan_image_folder(cfg: ImageFolderConfig) -> tuple[pd.DataFrame, list[str], 
     for t in tasks:
         for label, c in enumerate(classes):
             for member in sorted(found[t].get(c, [])):
-                rows.append((member, t, label, member))
-    index = pd.DataFrame(rows, columns=["sample_id", "task", "label", "member"])
+                rows.append((member, t, c, label, member))
+    index = pd.DataFrame(rows, columns=["sample_id", "task", "class_name", "label", "path"])
     return index, classes, src, {"skipped_files": skipped}
 
 
@@ -79,10 +81,10 @@ def index_image_folder(dataset: str, config: dict, out_dir: str | Path) -> dict:
 
     cfg = build_dataclass(ImageFolderConfig, {"kind": "image_folder", **config}, f"datasets.{dataset}")
     index, classes, src, extra = scan_image_folder(cfg)
-    manifest = {"dataset": dataset, "kind": "image_folder", "classes": classes,
-                "source": {"root": str(Path(cfg.root).resolve()), "subdir": src.prefix.rstrip("/"),
-                           "archive_sha256": src.archive_sha256(), **extra}}
-    return write_raw_index(out_dir, index, manifest)
+    images = {"root": str(Path(cfg.root).resolve()), "subdir": src.prefix.rstrip("/"),
+              "archive_sha256": src.archive_sha256()}
+    manifest = {"dataset": dataset, "kind": "image_folder", "classes": classes, "source": {**images, **extra}}
+    return write_image_index(out_dir, index, manifest, images)
 
 
 def decode_rgb(data: bytes, where: str) -> np.ndarray:
@@ -98,33 +100,3 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise DataError(f"{where}: unreadable image ({type(e).__name__}: {e})") from e
     return np.ascontiguousarray(arr.transpose(2, 0, 1))
-
-
-def resize_uint8(img, size: int):
-    """(3, H, W) uint8 tensor -> (3, size, size) uint8, bilinear with antialias (square)."""
-    import torch
-    import torch.nn.functional as F
-
-    if img.shape[1] == size and img.shape[2] == size:
-        return img
-    x = F.interpolate(img[None].float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return x[0].round_().clamp_(0, 255).to(torch.uint8)
-
-
-class ImageFileDataset:
-    """Map-style dataset for a DataLoader: item i is image ``members[i]`` of ``source`` as a
-    (3, H, W) uint8 tensor, resized to (3, size, size) when ``size`` is given.  Picklable,
-    so each worker process decodes its own batches (the archive is reopened per worker)."""
-
-    def __init__(self, source: Source, members, size: int | None = None):
-        self.source, self.members, self.size = source, list(members), size
-
-    def __len__(self) -> int:
-        return len(self.members)
-
-    def __getitem__(self, i: int):
-        import torch
-
-        m = self.members[i]
-        img = torch.from_numpy(decode_rgb(self.source.read(m), self.source.describe(m)))
-        return resize_uint8(img, self.size) if self.size else img

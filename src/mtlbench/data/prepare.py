@@ -3,10 +3,11 @@
 :func:`prepare_dataset` writes ``data/raw/{dataset}/``:
 
 - image-file datasets (Office-Home, Office-Caltech, ImageCLEF-DA, DomainNet):
-  ``extracted/<archive name>/...`` (each archive in its own folder), ``index.parquet``
-  (``sample_id``, ``task``, ``class_name``, ``label``, ``path`` relative to the raw folder,
-  ``split`` where the release fixes one) and ``manifest.json`` (written last: the stage's
-  completion marker) with what was downloaded from where, checksums and counts;
+  ``extracted/<archive name>/...`` (each archive in its own folder) and the image index of
+  :mod:`mtlbench.data.raw` (``index.parquet``: ``sample_id``, ``task``, ``class_name``,
+  ``label``, ``path`` relative to the raw folder, ``split`` where the release fixes one;
+  ``manifest.json``, written last as the stage's completion marker, with what was
+  downloaded from where, checksums and counts);
 - the AMTNN digits (MNIST, MNIST-M, SVHN): ``images.npz`` in the raw contract of
   :mod:`mtlbench.data.raw` (3x32x32 uint8), sample ids ``<task>/<train|test>/<index>``;
 - sources with a ``prepare`` function of their own (ETT, :mod:`mtlbench.data.ett`): what
@@ -26,9 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..io import atomic_path, sha256_file, write_json
+from ..io import atomic_path
 from .archive import archive_kind, safe_extract
 from .download import fetch
+from .raw import write_image_index
 from .releases import DatasetSource, ImageRecord, check_counts
 
 INDEX = "index.parquet"
@@ -78,32 +80,16 @@ def fetch_all(spec: DatasetSource, downloads_dir: Path, lock_path: Path | None, 
     return records
 
 
-def write_index(path: Path, records: list[ImageRecord], prefix: str) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.table({
-        "sample_id": pa.array([r.sample_id for r in records], pa.string()),
-        "task": pa.array([r.task for r in records], pa.string()),
-        "class_name": pa.array([r.class_name for r in records], pa.string()),
-        "label": pa.array([r.label for r in records], pa.int64()),
-        "path": pa.array([f"{prefix}{r.path}" for r in records], pa.string()),
-        "split": pa.array([r.split for r in records], pa.string()),
-    })
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-
-
 def read_index(raw_dir: str | os.PathLike) -> list[ImageRecord]:
-    """The rows of ``index.parquet`` as records (``path`` relative to ``raw_dir``)."""
-    import pyarrow.parquet as pq
+    """The rows of an image index (:func:`mtlbench.data.raw.load_raw`) as records; ``path``
+    is relative to the index's image root (for a release: the raw folder)."""
+    from .raw import RawImageFiles, load_raw
 
-    path = Path(raw_dir) / INDEX
-    if not path.exists():
-        raise DataError(f"{path}: not found; run the download stage first")
-    t = pq.read_table(path).to_pydict()
-    return [ImageRecord(*row) for row in zip(t["sample_id"], t["task"], t["class_name"], t["label"],
-                                            t["path"], t["split"])]
+    raw = load_raw(raw_dir)
+    if not isinstance(raw, RawImageFiles):
+        raise DataError(f"{raw_dir}: holds images.npz, not an image index")
+    return [ImageRecord(*row) for row in zip(raw.sample_id.tolist(), raw.task.tolist(), raw.class_name.tolist(),
+                                            raw.label.tolist(), raw.path.tolist(), raw.split.tolist())]
 
 
 def prepare_dataset(spec: DatasetSource, raw_dir: str | os.PathLike, downloads_dir: str | os.PathLike | None = None,
@@ -132,13 +118,13 @@ def prepare_dataset(spec: DatasetSource, raw_dir: str | os.PathLike, downloads_d
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
         raise DataError(f"{spec.name}: sample id {dup!r} occurs twice in the layout")
-    counts = check_counts(spec, records)
-    write_index(raw_dir / INDEX, records, prefix="extracted/")
-    manifest.update(kind="image_files", index=INDEX, files={INDEX: sha256_file(raw_dir / INDEX)},
-                    samples_per_task=counts,
-                    splits=sorted({r.split for r in records if r.split is not None}) or None)
-    write_json(raw_dir / MANIFEST, manifest)
-    return manifest
+    check_counts(spec, records)
+    index = {"sample_id": [r.sample_id for r in records], "task": [r.task for r in records],
+             "class_name": [r.class_name for r in records], "label": [r.label for r in records],
+             "path": [f"extracted/{r.path}" for r in records], "split": [r.split for r in records]}
+    manifest.update(kind="image_files", index=INDEX)
+    # the image root is the raw folder itself: paths start with extracted/<archive name>/
+    return write_image_index(raw_dir, index, manifest, images={"root": ".", "subdir": ""})
 
 
 # ---------------------------------------------------------------------------------------

@@ -2,12 +2,28 @@
 
 Three forms, told apart by ``manifest["layout"]``:
 
-- ``array`` (the default; the embedded datasets): samples in ``images.npz``:
-  ``sample_id`` (str), ``task`` (str), ``label`` (int64) and ``image`` (N, 3, H, W) uint8.
-- ``files`` (``image_folder`` datasets, images of varying size): ``index.parquet`` with
-  ``sample_id``, ``task``, ``label`` (int64) and ``member`` (the image's path relative to
-  the source root, a folder or archive named in ``manifest["source"]``); the features
-  stage decodes the images lazily, in batches.
+- ``array`` (the default; the embedded datasets and the AMTNN digits): samples in
+  ``images.npz``: ``sample_id`` (str), ``task`` (str), ``label`` (int64) and ``image``
+  (N, 3, H, W) uint8.
+- ``files`` (image files of varying size: the downloaded releases and ``image_folder``
+  datasets): the *image index* ``index.parquet``, one row per image, in output order:
+
+  ============ ======== ==========================================================
+  ``sample_id`` string  unique in the dataset (``<task>/...``)
+  ``task``      string  the task (domain)
+  ``class_name`` string the class, ``manifest["classes"][label]``
+  ``label``     int64   0..C-1, the position of ``class_name`` in ``classes``
+  ``path``      string  POSIX path of the image relative to the image root
+  ``split``     string  ``train`` / ``test`` where the release fixes one, else null
+  ============ ======== ==========================================================
+
+  ``manifest["images"]`` names the image root: ``{"root": folder or tar/zip archive
+  (relative to the raw folder, e.g. ``"."`` for the releases' ``extracted/``, or
+  absolute), "subdir": folder inside it, "archive_sha256": checksum of an archive}``;
+  ``manifest["index_version"]`` is :data:`INDEX_VERSION`.  The features stage reads the
+  index with :func:`load_raw` and decodes the images lazily, in batches.  Indexes written
+  before version 2 (the releases' with paths relative to the raw folder, the image_folder
+  kind's with ``member``) are still read; anything else fails with a message to rebuild.
 - ``series`` (time series: ETT): ``series.parquet`` with ``time`` (ISO string, one row per
   time step) and one float64 column per variable (``manifest["columns"]``); the
   manifest names the chronological parts (``parts: {train|val|test: [start, stop)}`` in
@@ -29,6 +45,8 @@ MANIFEST = "manifest.json"
 IMAGES = "images.npz"
 INDEX = "index.parquet"
 SERIES = "series.parquet"
+INDEX_VERSION = 2
+INDEX_COLUMNS = ("sample_id", "task", "class_name", "label", "path", "split")
 
 
 @dataclass
@@ -77,46 +95,102 @@ def write_raw_images(out_dir: str | Path, sample_id, task, label, image, manifes
 
 @dataclass
 class RawImageFiles:
+    """The image index of a raw folder (``layout: files``), one entry per image."""
+
+    raw_dir: Path
     sample_id: np.ndarray  # (N,) str
     task: np.ndarray  # (N,) str
+    class_name: np.ndarray  # (N,) str
     label: np.ndarray  # (N,) int64
-    member: np.ndarray  # (N,) str, path of the image relative to the source root
+    path: np.ndarray  # (N,) str, POSIX path of the image relative to the image root
+    split: np.ndarray  # (N,) object: 'train' / 'test' where the release fixes one, else None
     manifest: dict
 
-    def source(self):
-        """The folder or archive holding the images (checked against the manifest)."""
-        from .sources import Source
-
-        src_info = self.manifest["source"]
-        src = Source(src_info["root"], src_info.get("subdir", ""))
-        expected = src_info.get("archive_sha256")
-        if expected and src.archive_sha256() != expected:
-            raise DataError(f"{src.path}: archive checksum differs from the raw manifest; rerun the raw stage")
-        return src
+    def images(self):
+        """The image root (``manifest["images"]``): an object with ``read(path) -> bytes`` and
+        ``describe(path) -> str``; an archive is checked against its recorded sha256."""
+        return open_images(self.raw_dir, self.manifest["images"])
 
 
-def write_raw_index(out_dir: str | Path, index, manifest: dict) -> dict:
+class FolderImages:
+    """Image files under a folder, read by path relative to it (an absolute path is kept)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def read(self, path: str) -> bytes:
+        target = self.root / path
+        try:
+            return target.read_bytes()
+        except OSError as e:
+            raise DataError(f"{target}: cannot read ({e})") from e
+
+    def describe(self, path: str) -> str:
+        return str(self.root / path)
+
+
+def open_images(raw_dir: str | Path, images: dict):
+    """The reader of an index's image root: :class:`FolderImages`, or a
+    :class:`~mtlbench.data.sources.Source` for a tar/zip archive (sha256 checked)."""
+    from .sources import Source, is_archive
+
+    root = Path(images["root"])
+    if not root.is_absolute():
+        root = Path(raw_dir) / root
+    if not root.exists():
+        raise DataError(f"{root}: the images of {raw_dir} are not there any more; restore them, "
+                        f"or delete {raw_dir} and rerun the raw stage")
+    subdir = images.get("subdir") or ""
+    if root.is_dir():
+        return FolderImages(root / subdir if subdir else root)
+    if not is_archive(root):
+        raise DataError(f"{root}: image root is neither a folder nor a tar/zip archive")
+    src = Source(root, subdir)
+    expected = images.get("archive_sha256")
+    if expected and src.archive_sha256() != expected:
+        raise DataError(f"{root}: archive checksum differs from the raw manifest; rerun the raw stage")
+    return src
+
+
+def write_image_index(out_dir: str | Path, index, manifest: dict, images: dict) -> dict:
     """Write ``index.parquet`` and then ``manifest.json`` (the completion marker); returns the manifest.
 
-    index: DataFrame with sample_id, task, label, member.
+    index: columns (or a mapping of sequences) ``sample_id``, ``task``, ``class_name``,
+    ``label``, ``path`` and optionally ``split``, one row per image, in output order.
+    images: the image root, ``{"root": folder or archive (relative: to out_dir),
+    "subdir": folder inside it, "archive_sha256": ...}``.
     """
-    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     out_dir = Path(out_dir)
-    index = pd.DataFrame({"sample_id": index["sample_id"].astype(str), "task": index["task"].astype(str),
-                          "label": index["label"].astype(np.int64), "member": index["member"].astype(str)})
-    if index["sample_id"].duplicated().any():
-        raise DataError(f"sample ids are not unique, first {index['sample_id'][index['sample_id'].duplicated()].iloc[0]!r}")
+    n = len(index["sample_id"])
+    split = list(index["split"]) if "split" in index else [None] * n
+    cols = {c: [str(v) for v in index[c]] for c in ("sample_id", "task", "class_name", "path")}
+    label = np.asarray(index["label"], dtype=np.int64)
+    if not all(len(v) == n for v in (*cols.values(), label, split)):
+        raise DataError("image index: columns differ in length")
+    if len(set(cols["sample_id"])) != n:
+        dup = _first_duplicate(cols["sample_id"])
+        raise DataError(f"image index: sample ids are not unique, first {dup!r}")
+    split = [None if s is None or (isinstance(s, float) and np.isnan(s)) else str(s) for s in split]
+    table = pa.table({**{c: pa.array(cols[c], pa.string()) for c in ("sample_id", "task", "class_name")},
+                      "label": pa.array(label, pa.int64()), "path": pa.array(cols["path"], pa.string()),
+                      "split": pa.array(split, pa.string())})
+    out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / INDEX) as tmp:
-        index.to_parquet(tmp, index=False)
-    counts = index["task"].value_counts()
+        pq.write_table(table, tmp)
+    counts: dict[str, int] = {}
+    for t in cols["task"]:
+        counts[t] = counts.get(t, 0) + 1
     manifest = dict(manifest)
     manifest.update(
-        layout="files",
+        layout="files", index_version=INDEX_VERSION, images=dict(images),
         files={INDEX: sha256_file(out_dir / INDEX)},
-        content_sha256=content_sha256(*(index[c].to_numpy().astype(str) for c in ("sample_id", "task", "member")),
-                                      index["label"].to_numpy()),
-        samples_per_task={str(t): int(counts[t]) for t in sorted(counts.index)},
+        content_sha256=content_sha256(*(np.asarray(cols[c]) for c in ("sample_id", "task", "class_name", "path")),
+                                      np.asarray(["" if s is None else s for s in split]), label),
+        samples_per_task=counts,
+        splits=sorted({s for s in split if s is not None}) or None,
     )
     write_json(out_dir / MANIFEST, manifest)
     return manifest
@@ -151,13 +225,68 @@ def write_raw_series(out_dir: str | Path, time, values, columns: list[str], mani
     return manifest
 
 
+def _first_duplicate(values) -> str:
+    seen = set()
+    for v in values:
+        if v in seen:
+            return v
+        seen.add(v)
+    return ""
+
+
+def _read_image_index(raw_dir: Path, path: Path, manifest: dict) -> RawImageFiles:
+    """The index in its current form, or one of the two earlier forms converted in memory:
+
+    - the releases' (``kind: image_files``, no ``layout``): the same columns, paths relative
+      to the raw folder;
+    - the image_folder kind's (``layout: files``, no ``index_version``): ``member`` instead
+      of ``path`` (relative to ``manifest["source"]``), no ``class_name`` or ``split``.
+    """
+    import pyarrow.parquet as pq
+
+    version = manifest.get("index_version")
+    if version is not None and version > INDEX_VERSION:
+        raise DataError(f"{path}: index version {version} is newer than this mtlbench reads "
+                        f"({INDEX_VERSION}); update mtlbench, or delete {raw_dir} and rerun the raw stage")
+    t = pq.read_table(path).to_pydict()
+    manifest = dict(manifest)
+    if version is None and manifest.get("layout") == "files" and "member" in t:  # image_folder, before v2
+        classes = manifest.get("classes") or []
+        t["path"] = t.pop("member")
+        try:
+            t["class_name"] = [classes[k] for k in t["label"]]
+        except (IndexError, TypeError):
+            t["class_name"] = [str(k) for k in t["label"]]
+        src = manifest.get("source", {})
+        manifest["images"] = {"root": src.get("root"), "subdir": src.get("subdir", ""),
+                              "archive_sha256": src.get("archive_sha256")}
+    elif version is None and manifest.get("kind") == "image_files":  # releases, before v2
+        manifest["images"] = {"root": ".", "subdir": ""}
+    missing = [c for c in INDEX_COLUMNS if c not in t and c != "split"]
+    if missing or "images" not in manifest or not manifest["images"].get("root"):
+        raise DataError(f"{path}: not an image index this mtlbench reads (missing columns {missing} or "
+                        f"manifest key 'images'); delete {raw_dir} and rerun the raw stage to rebuild it")
+    n = len(t["sample_id"])
+    split = t.get("split") or [None] * n
+    return RawImageFiles(raw_dir, np.asarray(t["sample_id"], dtype=str), np.asarray(t["task"], dtype=str),
+                         np.asarray(t["class_name"], dtype=str), np.asarray(t["label"], dtype=np.int64),
+                         np.asarray(t["path"], dtype=str), np.asarray(split, dtype=object), manifest)
+
+
+def is_image_index(manifest: dict) -> bool:
+    """Whether a raw manifest describes an image index (any of its forms) rather than images.npz."""
+    return manifest.get("layout") == "files" or manifest.get("kind") == "image_files"
+
+
 def load_raw(raw_dir: str | Path) -> RawImages | RawImageFiles | RawSeries:
     raw_dir = Path(raw_dir)
     if not (raw_dir / MANIFEST).exists():
         raise DataError(f"{raw_dir}: no {MANIFEST}; run the download stage first")
     manifest = read_json(raw_dir / MANIFEST)
-    name = {"files": INDEX, "series": SERIES}.get(manifest.get("layout"), IMAGES)
+    name = SERIES if manifest.get("layout") == "series" else INDEX if is_image_index(manifest) else IMAGES
     path = raw_dir / name
+    if not path.exists():
+        raise DataError(f"{path}: not found; delete {raw_dir} and rerun the raw stage")
     expected = manifest.get("files", {}).get(name)
     if expected and sha256_file(path) != expected:
         raise DataError(f"{path}: checksum differs from {MANIFEST}; delete {raw_dir} and rebuild it")
@@ -168,10 +297,6 @@ def load_raw(raw_dir: str | Path) -> RawImages | RawImageFiles | RawSeries:
         columns = list(manifest["columns"])
         return RawSeries(df["time"].to_numpy().astype(str), df[columns].to_numpy(dtype=np.float64), columns, manifest)
     if name == INDEX:
-        import pandas as pd
-
-        df = pd.read_parquet(path)
-        return RawImageFiles(df["sample_id"].to_numpy().astype(str), df["task"].to_numpy().astype(str),
-                             df["label"].to_numpy().astype(np.int64), df["member"].to_numpy().astype(str), manifest)
+        return _read_image_index(raw_dir, path, manifest)
     with np.load(path) as z:
         return RawImages(z["sample_id"], z["task"], z["label"], z["image"], manifest)

@@ -33,20 +33,6 @@ class Backbone(ABC):
     def extract(images: np.ndarray, config, device: str, progress: bool = True) -> np.ndarray:
         """(N, 3, H, W) uint8 images -> (N, D) float32 features."""
 
-    @staticmethod
-    def input_size(config) -> int | None:
-        """Square size every image is resized to before batching (None: images must match)."""
-        return None
-
-    @classmethod
-    def extract_batches(cls, batches, n: int, config, device: str, progress: bool = True) -> np.ndarray:
-        """Batches of (B, 3, H, W) uint8 tensors (e.g. from a DataLoader), n images in all ->
-        (n, D) float32.  The default runs :meth:`extract` on each batch; backbones with a
-        model to load override it to load the model once."""
-        outs = [cls.extract(b.numpy(), config, device, progress=False)
-                for b in tqdm(batches, desc=cls.name, unit="batch", disable=not progress)]
-        return np.concatenate(outs) if outs else np.empty((0, 0), dtype=np.float32)
-
 
 @dataclass(frozen=True)
 class PixelsConfig:
@@ -105,10 +91,16 @@ class ImageFilesConfig:
     shard_size: int = 4096  # images per resumable shard (data/features/{d}/vgg16_fc7.shards/)
     skip_unreadable: bool = False  # true: leave unreadable images out, listed in the table metadata
     decode: Literal["cpu", "cuda"] = "cpu"  # cuda: JPEG decode on the GPU (only with a CUDA device)
+    # true: CPU decoding of JPEGs at a reduced DCT scale (PIL draft): faster on large images,
+    # pixels differ slightly from a full decode (docs/data.md); recorded in the metadata
+    jpeg_draft: bool = False
+    prefetch: int = 4  # batches each decode worker prepares ahead
 
     def check(self, where: str) -> None:
-        if self.workers < 0 or self.shard_size < 1:
-            raise ConfigError(f"{where}: workers must be >= 0 and shard_size >= 1")
+        if self.workers < 0 or self.shard_size < 1 or self.prefetch < 1:
+            raise ConfigError(f"{where}: workers must be >= 0, shard_size and prefetch >= 1")
+        if self.decode == "cuda" and self.jpeg_draft:
+            raise ConfigError(f"{where}.jpeg_draft: true works with decode: cpu only (nvjpeg has no DCT downscale)")
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -157,7 +149,7 @@ def vgg16_preprocess(batch_uint8, resize: int, crop: int):
     import torch.nn.functional as F
 
     x = batch_uint8.float().div_(255.0)
-    if x.shape[-2:] != (resize, resize):  # file-index images arrive resized by the loader
+    if x.shape[-2:] != (resize, resize):
         x = F.interpolate(x, size=(resize, resize), mode="bilinear", antialias=True, align_corners=False)
     top = (resize - crop) // 2
     x = x[:, :, top : top + crop, top : top + crop]
@@ -171,31 +163,6 @@ class VGG16FC7(Backbone):
 
     name = "vgg16_fc7"
     Config = VGG16Config
-
-    @staticmethod
-    def input_size(config: VGG16Config) -> int:
-        return config.resize
-
-    @classmethod
-    def extract_batches(cls, batches, n: int, config: VGG16Config, device: str = "cpu", progress: bool = True) -> np.ndarray:
-        """Batches of (B, 3, H, W) uint8 tensors (image_folder: decoded by DataLoader workers,
-        already resized to ``config.resize``) -> (n, 4096); the model is loaded once."""
-        import torch
-
-        model = vgg16_fc7_model(config.weights, config.seed).to(device)
-        dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.precision]
-        out = np.empty((n, 4096), dtype=np.float32)
-        start = 0
-        with torch.inference_mode():
-            for batch in tqdm(batches, total=-(-n // config.batch_size), desc="vgg16_fc7", unit="batch", disable=not progress):
-                x = vgg16_preprocess(batch.to(device), config.resize, config.crop)
-                with torch.autocast(device_type=torch.device(device).type, dtype=dtype, enabled=dtype is not None):
-                    y = model(x)
-                out[start : start + len(batch)] = y.float().cpu().numpy()
-                start += len(batch)
-        if start != n:
-            raise ValueError(f"vgg16_fc7: expected {n} images, the batches held {start}")
-        return out
 
     @staticmethod
     def describe(config: VGG16Config) -> dict:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import numpy as np
-
 from ..config import build_dataclass
 from ..data.raw import RawImageFiles, RawSeries, load_raw
 from ..errors import DataError
@@ -18,23 +16,28 @@ def extract_features(raw_dir: str | Path, backbone: str, config: dict, out_path:
                      device: str = "cpu", progress: bool = True, workers: int = 0) -> None:
     """Run ``backbone`` over every sample of ``raw_dir`` and write the features table.
 
-    Array raw data is batched in memory; file-index raw data (image_folder) is decoded in
-    batches by ``workers`` DataLoader processes (0: in this process).
+    Array raw data is batched in memory; an image index (the releases, ``image_folder``)
+    goes to :func:`mtlbench.features.image_files.extract_index_features`, the one path for
+    image files, with ``workers`` DataLoader processes (0: in this process) and the
+    default decoding settings (``mtlbench features-files`` takes all of them).
     """
     from ..config import unknown_key_error
 
     if backbone not in BACKBONES:
         raise unknown_key_error("backbones", backbone, BACKBONES)
-    cls = BACKBONES[backbone]
-    cfg = build_dataclass(cls.Config, config, f"backbones.{backbone}")
     raw = load_raw(raw_dir)
+    cls = BACKBONES[backbone]
     if isinstance(raw, RawSeries) or cls.input == "series":
-        _series_features(raw, cls, cfg, out_path)
+        _series_features(raw, cls, build_dataclass(cls.Config, config, f"backbones.{backbone}"), out_path)
         return
     if isinstance(raw, RawImageFiles):
-        feats = extract_from_files(raw, cls, cfg, device, workers, progress)
-    else:
-        feats = cls.extract(raw.image, cfg, device=device, progress=progress)
+        from .image_files import extract_index_features
+
+        extract_index_features(raw_dir, out_path, config, backbone=backbone, device=device, workers=workers,
+                               progress=progress)
+        return
+    cfg = build_dataclass(cls.Config, config, f"backbones.{backbone}")
+    feats = cls.extract(raw.image, cfg, device=device, progress=progress)
     meta = dict(cls.describe(cfg), config=dataclasses.asdict(cfg), dataset=raw.manifest.get("dataset"),
                 source_content_sha256=raw.manifest.get("content_sha256"),
                 source_files=raw.manifest.get("files", {}), classes=raw.manifest.get("classes"),
@@ -59,25 +62,3 @@ def _series_features(raw, cls, cfg, out_path) -> None:
                 sources=raw.manifest.get("sources"), classes=None, steps_per_hour=sph, **win["metadata"])
     write_features(out_path, win["sample_id"], win["task"], win["label"], win["feature"], meta)
 
-
-def extract_from_files(raw: RawImageFiles, cls, cfg, device: str, workers: int, progress: bool) -> np.ndarray:
-    """Decode the indexed images in batches (DataLoader workers) and run the backbone.
-
-    Images are resized to the backbone's ``input_size`` in the workers, so a batch stacks
-    into one (B, 3, S, S) uint8 tensor; a backbone without one needs equal-size images.
-    """
-    import torch
-
-    from ..data.image_folder import ImageFileDataset
-
-    ds = ImageFileDataset(raw.source(), raw.member, cls.input_size(cfg))
-    loader = torch.utils.data.DataLoader(ds, batch_size=getattr(cfg, "batch_size", 64), shuffle=False,
-                                         num_workers=workers, pin_memory=device.startswith("cuda"),
-                                         persistent_workers=False)
-    try:
-        return cls.extract_batches(iter(loader), len(ds), cfg, device=device, progress=progress)
-    except RuntimeError as e:
-        if "stack expects each tensor to be equal size" in str(e):
-            raise DataError(f"backbone {cls.name}: images differ in size and it has no input size; "
-                            "use a backbone that resizes (vgg16_fc7)") from None
-        raise

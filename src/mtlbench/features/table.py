@@ -38,6 +38,14 @@ class FeatureTable:
 
 def write_features(path: str | Path, sample_id, task, label, feature: np.ndarray, metadata: dict) -> None:
     """Write the features table atomically (temporary name, then rename)."""
+    table = features_table(sample_id, task, label, feature, metadata)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def features_table(sample_id, task, label, feature: np.ndarray, metadata: dict) -> pa.Table:
+    """The features table in memory, checked (lengths, finite features); the metadata gains
+    ``feature_dim`` and ``num_samples``."""
     feature = np.ascontiguousarray(feature, dtype=np.float32)
     n, d = feature.shape
     label = np.asarray(label)
@@ -49,7 +57,7 @@ def write_features(path: str | Path, sample_id, task, label, feature: np.ndarray
         raise DataError(f"{len(bad)} feature rows hold NaN or inf, first row {bad[0]}")
     feat_col = pa.FixedSizeListArray.from_arrays(pa.array(feature.reshape(-1), type=pa.float32()), d)
     meta = dict(metadata, feature_dim=d, num_samples=n)
-    table = pa.table(
+    return pa.table(
         {
             "sample_id": pa.array(np.asarray(sample_id, dtype=str), type=pa.string()),
             "task": pa.array(np.asarray(task, dtype=str), type=pa.string()),
@@ -57,8 +65,6 @@ def write_features(path: str | Path, sample_id, task, label, feature: np.ndarray
             "feature": feat_col,
         }
     ).replace_schema_metadata({META_KEY: json.dumps(meta, sort_keys=True).encode()})
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
 
 
 def read_metadata(path: str | Path) -> dict:
