@@ -258,9 +258,11 @@ class _null:
 
 
 def _problems(features: str, splits: list[str], tasks: list[str]):
+    from .features.table import read_features
     from .train import build_problem
 
-    return [build_problem(features, s, tasks)[0] for s in splits]
+    table = read_features(features)  # once for all the splits
+    return [build_problem(table, s, tasks)[0] for s in splits]
 
 
 def _task_samples(features: str, split: str | None, tasks: list[str]):

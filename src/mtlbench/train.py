@@ -22,7 +22,7 @@ import numpy as np
 
 from .config import build_dataclass
 from .errors import DataError
-from .features.table import read_features
+from .features.table import FeatureTable, read_features
 from .io import config_hash, sha256_file, write_json
 from .methods import Problem, TaskData, get_method
 from .methods.base import standardize_targets
@@ -31,13 +31,18 @@ from .runinfo import device_info, library_versions, resolve_device
 from .splits import read_split
 
 
-def build_problem(features_path: str | Path, split_path: str | Path, tasks: list[str]) -> tuple[Problem, dict]:
-    """Join the features table with a split file into per-task train/test arrays.
+def build_problem(features_path: str | Path | FeatureTable, split_path: str | Path,
+                  tasks: list[str]) -> tuple[Problem, dict]:
+    """Join the features table (a path, or a table already read: several splits of one
+    table read it once) with a split file into per-task train/test arrays.
 
     Regression targets are standardised with each task's training mean and standard
     deviation (:func:`mtlbench.methods.base.standardize_targets`): every method trains on,
     and every metric (MSE, MAE) is computed on, standardised targets."""
-    ft = read_features(features_path)
+    if isinstance(features_path, FeatureTable):
+        ft, where = features_path, f"features table of {features_path.metadata.get('dataset', '?')}"
+    else:
+        ft, where = read_features(features_path), str(features_path)
     split, split_meta = read_split(split_path)
     split_of = dict(zip(split["sample_id"], split["split"]))
     sides = np.array([split_of.get(s, "") for s in ft.sample_id])
@@ -47,7 +52,7 @@ def build_problem(features_path: str | Path, split_path: str | Path, tasks: list
     for t in tasks:
         in_task = ft.task == t
         if not in_task.any():
-            raise DataError(f"{features_path}: task {t!r} has no samples; tasks present: {sorted(set(ft.task.tolist()))}")
+            raise DataError(f"{where}: task {t!r} has no samples; tasks present: {sorted(set(ft.task.tolist()))}")
         tr, te = in_task & (sides == "train"), in_task & (sides == "test")
         if not tr.any() or not te.any():
             raise DataError(f"{split_path}: task {t!r} has {tr.sum()} training and {te.sum()} test samples")
@@ -90,7 +95,8 @@ def run_seeds(features_path: str | Path, split_paths: list, out_paths: list, *, 
     cls = get_method(algorithm)
     hp = build_dataclass(cls.Hparams, hparams, f"methods.{method}")
     device = resolve_device(device)
-    loaded = [build_problem(features_path, sp, tasks) for sp in split_paths]
+    table = read_features(features_path)  # once for every seed's split
+    loaded = [build_problem(table, sp, tasks) for sp in split_paths]
     features_sha = sha256_file(features_path)
     model = cls(hp)
     t0 = time.perf_counter()
