@@ -35,7 +35,9 @@ def max_groups(c: GroupingConstraints, n: int) -> int:
     return k
 
 
-def _units(n: int, must_link) -> list[list[int]]:
+def connected_components(n: int, pairs) -> list[list[int]]:
+    """The connected components of tasks 0..n-1 joined by ``pairs``, each sorted, ordered
+    by their lowest task (union-find)."""
     parent = list(range(n))
 
     def find(a):
@@ -44,7 +46,7 @@ def _units(n: int, must_link) -> list[list[int]]:
             a = parent[a]
         return a
 
-    for i, j in must_link:
+    for i, j in pairs:
         parent[find(i)] = find(j)
     comps: dict[int, list[int]] = {}
     for t in range(n):
@@ -60,7 +62,7 @@ def greedy_local_search(weights, c: GroupingConstraints, kicks: int = 20, seed: 
     w = np.asarray(weights, dtype=float)
     n = len(w)
     kmax = max_groups(c, n)
-    units = _units(n, c.must_link)
+    units = connected_components(n, c.must_link)
     m = len(units)
     member = np.zeros((n, m))
     for u, tasks in enumerate(units):

@@ -81,7 +81,7 @@ from .base import (
     partition_result,
     partition_value,
 )
-from .heuristic import greedy_local_search
+from .heuristic import connected_components, greedy_local_search
 
 OBJECTIVE_RESOLUTION = 2**20  # the largest |objective coefficient| after integer scaling
 COST_RESOLUTION = 10**6
@@ -272,23 +272,6 @@ def _partition_model(w_int: dict, n: int, c: GroupingConstraints, active: list[t
     return m, x, linked, info
 
 
-def _components(n: int, pairs) -> list[list[int]]:
-    parent = list(range(n))
-
-    def find(a):
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for i, j in pairs:
-        parent[find(i)] = find(j)
-    groups: dict[int, list[int]] = {}
-    for t in range(n):
-        groups.setdefault(find(t), []).append(t)
-    return list(groups.values())
-
-
 def _explain_infeasible(build, items, c, tasks, time_limit_s, num_workers, seed, presolve=True) -> InfeasibleError:
     """Deletion filter: drop each constraint in turn, keep it only if dropping it makes the
     program feasible.  What remains is a minimal conflicting set (an IIS over the items)."""
@@ -369,7 +352,7 @@ def partition_tasks(gain, budget: int, max_group_size: int | None = None, task_c
     wall = time.perf_counter() - t0
     # the groups: connected components of the linked pairs set to 1 (with the full triangle
     # set these are the equivalence classes; with Eq. (3') see the proof in the docstring)
-    groups = _components(n, [p for p, v in x.items() if linked[p] and solver.Value(v)])
+    groups = connected_components(n, [p for p, v in x.items() if linked[p] and solver.Value(v)])
     return partition_result(
         "mip", g, groups, "optimal" if status == cp_model.OPTIMAL else "feasible", c,
         bound=solver.BestObjectiveBound() / scale, wall_time_s=wall,
