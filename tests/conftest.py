@@ -59,3 +59,16 @@ def make_blobs_problem(n_tasks=3, n_classes=4, dim=16, n_train=60, n_test=200, s
 @pytest.fixture
 def blobs_problem():
     return make_blobs_problem()
+
+
+def set_partitions(items):
+    """Every set partition of ``items`` (lists of lists): the brute force the grouping
+    tests check the solvers and the oracle against (independent of mtlbench's own)."""
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for p in set_partitions(rest):
+        for k in range(len(p)):
+            yield p[:k] + [[first] + p[k]] + p[k + 1:]
+        yield [[first]] + p

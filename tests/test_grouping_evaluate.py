@@ -2,6 +2,7 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import set_partitions
 
 from mtlbench.grouping.evaluate import (
     evaluation_table,
@@ -20,18 +21,8 @@ def _records(tasks, acc_fn):
 
 
 def _brute(records, tasks, budget):
-    def partitions(items):
-        if not items:
-            yield []
-            return
-        first, rest = items[0], items[1:]
-        for p in partitions(rest):
-            for k in range(len(p)):
-                yield p[:k] + [[first] + p[k]] + p[k + 1:]
-            yield [[first]] + p
-
     best = -1.0
-    for p in partitions(list(tasks)):
+    for p in set_partitions(list(tasks)):
         if len(p) <= budget:
             best = max(best, np.mean([np.mean(records[frozenset(g)]["accuracy"][t]) for g in p for t in g]))
     return best

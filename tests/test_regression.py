@@ -10,6 +10,7 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import set_partitions
 
 from mtlbench.errors import ConfigError, DataError
 from mtlbench.methods import Problem, TaskData
@@ -269,17 +270,6 @@ def test_tag_affinity_on_regression_is_a_loss_reduction():
 
 
 # --- grouping: the partition scorer (oracle) against brute force -------------------------
-
-def set_partitions(items):
-    if not items:
-        yield []
-        return
-    first, rest = items[0], items[1:]
-    for p in set_partitions(rest):
-        for k in range(len(p)):
-            yield p[:k] + [[first] + p[k]] + p[k + 1:]
-        yield [[first]] + p
-
 
 def _random_records(tasks, kind, rng):
     recs = []
