@@ -1,4 +1,4 @@
-# mtlbench: download -> features -> splits -> train -> tables.  See README.md.
+# mtlbench: download -> features -> splits -> train -> tables (and similarity, grouping, robustness).  See README.md.
 from snakemake.utils import min_version
 
 min_version("8.10")
@@ -15,6 +15,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/similarity.smk"
 include: "workflow/rules/grouping.smk"
+include: "workflow/rules/robustness.smk"
 
 
 rule all:

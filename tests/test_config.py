@@ -41,6 +41,12 @@ def test_default_params_resolve(params):
         (lambda p: p.update(resources={"train": {"runtime": 0}}), r"resources.train.runtime: expected a positive integer \(minutes\)"),
         (lambda p: p["features"].update(decode="cuda", jpeg_draft=True), r"features.jpeg_draft: true works with decode: cpu only"),
         (lambda p: p["features"].update(prefetch=0), r"features: .*prefetch >= 1"),
+        (lambda p: p["robustness"].update(method=["bmtl"]), r"unknown key robustness.'method' \(did you mean 'methods'\?\)"),
+        (lambda p: p["robustness"].update(methods=["stl"]), r"robustness.methods: 'stl' is not an enabled method with a differentiable predictor.*allowed: 'bmtl', 'vstl'"),
+        (lambda p: p["methods"]["vmtl"].update(enabled=False), r"robustness.methods: 'vmtl' is not an enabled method"),
+        (lambda p: p["robustness"].update(datasets=["etth1"]), r"robustness.datasets: 'etth1' is not an enabled classification dataset.*allowed: 'digits'"),
+        (lambda p: p["robustness"].update(ratios=[0.3]), r"robustness.ratios: 0.3 is not one of train_ratios; allowed: \[0.05, 0.1, 0.2\]"),
+        (lambda p: p["robustness"].update(eps=[0.1, -0.1]), r"robustness.eps: expected a non-empty list of numbers >= 0"),
     ],
 )
 def test_bad_params_name_key_and_allowed_values(params, mutate, message):
@@ -68,7 +74,7 @@ def test_cache_hits_and_misses(params, tmp_path):
 
 def test_cache_hit_keeps_params_order(params, tmp_path):
     """Methods keep params.yaml's order on a cache hit (table rows, the rules' params)."""
-    params = dict(params, methods={"stl": params["methods"]["stl"], "bmtl": params["methods"]["bmtl"]})
+    params = dict(params, methods={"stl": params["methods"]["stl"], "bmtl": params["methods"]["bmtl"]}, robustness={})
     miss = validate_params_cached(params, tmp_path)
     hit = validate_params_cached(params, tmp_path)
     assert list(miss["methods"]) == list(hit["methods"]) == ["stl", "bmtl"]

@@ -1,6 +1,7 @@
 """FGSM (VMTL appendix B.5): the perturbation increases the loss and lowers accuracy."""
 
 import numpy as np
+import pytest
 import torch
 from conftest import make_blobs_problem
 
@@ -40,3 +41,81 @@ def test_fgsm_on_trained_bmtl_and_vmtl():
         assert out["avg"][3.0] < out["avg"][0.0], name
         assert np.isclose(out["avg"][0.0], np.mean([np.mean(res.predictions[k] == problem.data[k].y_test)
                                                      for k in problem.tasks]), atol=0.05), name
+
+
+def test_fgsm_run_writes_a_full_run_record(tmp_path):
+    """The robustness JSON carries the run's provenance, and eps = 0 is the run's own accuracy."""
+    import json
+
+    import pandas as pd
+
+    from mtlbench.io import read_json
+    from mtlbench.robustness import fgsm_run
+    from mtlbench.train import run
+
+    torch.set_num_threads(1)
+    problem = make_blobs_problem(n_tasks=2, n_classes=3, dim=6, n_train=30, n_test=40)
+    sid, task, label, feat, part = [], [], [], [], []
+    for t in problem.tasks:
+        d = problem.data[t]
+        for name, x, y in (("train", d.x_train, d.y_train), ("test", d.x_test, d.y_test)):
+            sid += [f"{t}/{name}{i}" for i in range(len(y))]
+            task += [t] * len(y)
+            label.append(y)
+            feat.append(x)
+            part += [name] * len(y)
+    from mtlbench.features.table import write_features
+    from mtlbench.splits import write_split
+
+    write_features(tmp_path / "f.parquet", sid, task, np.concatenate(label), np.concatenate(feat), {"classes": ["a", "b", "c"]})
+    write_split(tmp_path / "s.parquet", pd.DataFrame({"sample_id": sid, "task": task, "split": part}), 0.5, 0)
+    hp = {"hidden": 16, "steps": 40, "eval_every": 40}
+    kw = dict(dataset="blobs", tasks=problem.tasks, method="bmtl", algorithm="bmtl", hparams=hp, ratio=0.5, seed=0,
+              device="cpu", progress=False)
+    trained = run(tmp_path / "f.parquet", tmp_path / "s.parquet", tmp_path / "run.json", **kw)
+    fgsm_run(tmp_path / "f.parquet", tmp_path / "s.parquet", tmp_path / "fgsm.json", eps=[0.0, 1.0], **kw)
+    rec = read_json(tmp_path / "fgsm.json")
+    assert len(rec["config_hash"]) == 64 and rec["device"]["device"] == "cpu" and "torch" in rec["versions"]
+    assert rec["inputs"]["split_sha256"] == trained["inputs"]["split_sha256"]
+    assert rec["eps"] == [0.0, 1.0] and rec["attack"].startswith("fgsm")
+    assert rec["metrics"] == json.loads(json.dumps(trained["metrics"]))  # same seed, same model
+    assert rec["fgsm"]["avg"]["0"] == pytest.approx(rec["metrics"]["average"]["accuracy"])
+    assert rec["fgsm"]["avg"]["1"] < rec["fgsm"]["avg"]["0"]
+
+
+def _fake_fgsm_run(path, method, seed, by_eps):
+    from mtlbench.io import write_json
+
+    write_json(path, {"dataset": "d", "method": method, "ratio": 0.05, "seed": seed,
+                      "fgsm": {"a": by_eps, "avg": by_eps}})
+    return path
+
+
+def test_robustness_table_means_intervals_and_bold(tmp_path):
+    import pandas as pd
+
+    from mtlbench.report.robustness import write_robustness_table
+    from mtlbench.report.stats import mean_ci95
+
+    accs = {"bmtl": [(0.80, 0.50), (0.82, 0.40), (0.78, 0.45)], "vmtl": [(0.85, 0.30), (0.86, 0.35), (0.84, 0.20)]}
+    paths = [_fake_fgsm_run(tmp_path / f"{m}_{s}.json", m, s, {"0": a0, "0.1": a1})
+             for m, vals in accs.items() for s, (a0, a1) in enumerate(vals)]
+    written = write_robustness_table(paths, tmp_path / "out", "d", 0.05, ["bmtl", "vmtl"])
+    assert [p.name for p in written] == ["robustness_d_0.05.md", "robustness_d_0.05.tex", "robustness_d_0.05.csv"]
+    md = written[0].read_text()
+    m, h = mean_ci95([0.50, 0.40, 0.45])
+    assert f"| bmtl | 80.0 ± {mean_ci95([0.80, 0.82, 0.78])[1] * 100:.1f} | **{m * 100:.1f} ± {h * 100:.1f}** |" in md
+    assert "| vmtl | **85.0 ± " in md and "| eps=0 | eps=0.1 |" in md
+    assert r"\textbf{85.0 $\pm$" in written[1].read_text()
+    csv = pd.read_csv(written[2])
+    assert len(csv) == 2 * 2 * 2 and set(csv.n) == {3}  # methods x tasks (a, avg) x eps
+
+
+def test_robustness_table_refuses_plain_runs(tmp_path):
+    from mtlbench.errors import ConfigError
+    from mtlbench.io import write_json
+    from mtlbench.report.robustness import write_robustness_table
+
+    write_json(tmp_path / "r.json", {"dataset": "d", "method": "bmtl", "ratio": 0.05, "seed": 0, "metrics": {}})
+    with pytest.raises(ConfigError, match="not a robustness run"):
+        write_robustness_table([tmp_path / "r.json"], tmp_path, "d", 0.05, ["bmtl"])

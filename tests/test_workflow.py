@@ -29,6 +29,8 @@ TINY = {
     # dvc.yaml's grouping stage reads these params; no dataset is grouped here
     "similarity": {"datasets": []},
     "grouping": {"budgets": [2]},
+    # FGSM accuracy of bMTL (VMTL appendix B.5): 2 seeds at ratio 0.1
+    "robustness": {"datasets": ["digits"], "methods": ["bmtl"], "ratios": [0.1], "eps": [0.0, 0.1]},
 }
 
 
@@ -96,6 +98,13 @@ def test_dvc_repro_runs_the_whole_dag(project):
     assert run["metrics"]["average"]["accuracy"] > 0.3  # 10 classes: chance is 0.1
     assert (d / "logs/train/digits/bmtl/r0.1_s0.log").exists()
     assert (d / "dvc.lock").exists()
+    # the robustness stage: one FGSM run per seed, then the table
+    fgsm = json.loads((d / "results/robustness/digits/bmtl/r0.1_s0.json").read_text())
+    assert len(fgsm["config_hash"]) == 64 and fgsm["eps"] == [0.0, 0.1]
+    assert fgsm["fgsm"]["avg"]["0"] == pytest.approx(run["metrics"]["average"]["accuracy"])  # same seed, same model
+    assert fgsm["fgsm"]["avg"]["0.1"] < fgsm["fgsm"]["avg"]["0"]
+    table = (d / "results/tables/robustness_digits_0.1.md").read_text()
+    assert "| eps=0 | eps=0.1 |" in table and re.search(r"\| bmtl \| \*\*[\d.]+ ± [\d.]+\*\* \|", table)
 
 
 def test_second_runs_do_nothing(project):
@@ -168,6 +177,7 @@ def test_real_datasets_plan_download_features_splits_train(tmp_path):
     params["methods"] = {"stl": {}, "bmtl": {}}
     params["train_ratios"], params["seeds"] = [0.1], [0]
     params["similarity"]["datasets"] = []  # no grouping of digits_shift here
+    params["robustness"] = {}  # no FGSM runs here
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _, out = sh(tmp_path, "snakemake", "-n", "--cores", "8", "--resources", "gpu=2")
     counts = job_counts(out)

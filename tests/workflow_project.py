@@ -31,6 +31,7 @@ TINY_ONE = {
     # dvc.yaml's grouping stage reads these params; no dataset is grouped here
     "similarity": {"datasets": []},
     "grouping": {"budgets": [2]},
+    "robustness": {},  # dvc.yaml's robustness stage reads it; tests/test_workflow.py runs the rule
 }
 
 

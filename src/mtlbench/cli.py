@@ -212,13 +212,24 @@ def cmd_train_seeds(a) -> None:
 
 
 def cmd_robustness(a) -> None:
-    _set_threads(a.threads)
-    from .robustness import fgsm_run
+    from .gpu import claim_gpu
 
-    out = fgsm_run(a.features, a.split, a.out, dataset=a.dataset, tasks=a.tasks, method=a.method,
-                   algorithm=a.algorithm or a.method, hparams=a.hparams, ratio=a.ratio, seed=a.seed,
-                   eps=a.eps, device=a.device, progress=not a.quiet)
+    # claim a GPU before anything initialises CUDA
+    with claim_gpu(a.gpu_lock_dir) if a.gpu_lock_dir else _null():
+        _set_threads(a.threads)
+        from .robustness import fgsm_run
+
+        out = fgsm_run(a.features, a.split, a.out, dataset=a.dataset, tasks=a.tasks, method=a.method,
+                       algorithm=a.algorithm or a.method, hparams=a.hparams, ratio=a.ratio, seed=a.seed,
+                       eps=a.eps, device=a.device, progress=not a.quiet)
     print(f"{a.out}: " + ", ".join(f"eps {e:g}: {v:.4f}" for e, v in out["fgsm"]["avg"].items()))
+
+
+def cmd_robustness_table(a) -> None:
+    from .report.robustness import write_robustness_table
+
+    for path in write_robustness_table(a.runs, a.out_dir, a.dataset, a.ratio, a.methods):
+        print(path)
 
 
 def cmd_metrics(a) -> None:
@@ -697,6 +708,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_train_seeds)
 
     s = sub.add_parser("robustness", parents=[common], help="train one method, then FGSM accuracy at each eps -> JSON")
+    s.add_argument("--gpu-lock-dir", default=None, help="claim one GPU through a lock in this folder")
     s.add_argument("--features", required=True)
     s.add_argument("--split", required=True)
     s.add_argument("--out", required=True)
@@ -707,8 +719,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--hparams", type=_json_arg, default={})
     s.add_argument("--ratio", type=float, required=True)
     s.add_argument("--seed", type=int, required=True)
-    s.add_argument("--eps", type=lambda t: [float(x) for x in t.split(",")], default=[0.0, 0.01, 0.05, 0.1])
+    s.add_argument("--eps", type=lambda t: [float(x) for x in t.split(",")], default=[0.0, 0.02, 0.05, 0.1, 0.2])
     s.set_defaults(fn=cmd_robustness)
+
+    s = sub.add_parser("robustness-table", help="robustness run JSONs -> FGSM accuracy table (md, tex, csv)")
+    s.add_argument("--runs", nargs="+", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--ratio", type=float, required=True)
+    s.add_argument("--methods", type=_csv_list, required=True)
+    s.add_argument("--out-dir", required=True)
+    s.set_defaults(fn=cmd_robustness_table)
 
     s = sub.add_parser("metrics", help="run JSONs -> metrics.json for DVC")
     s.add_argument("--runs", nargs="+", required=True)

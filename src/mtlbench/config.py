@@ -21,10 +21,10 @@ from typing import Any
 from .errors import ConfigError
 
 TOP_LEVEL_KEYS = ("datasets", "backbones", "methods", "train_ratios", "seeds", "device", "split_lists", "features",
-                  "similarity", "grouping", "resources")
+                  "similarity", "grouping", "robustness", "resources")
 # rules whose cluster resources params.yaml may set (resources.<rule>.{runtime, mem_mb})
 RESOURCE_RULES = ("download", "prepare_release", "index_images", "import_features", "features", "features_files",
-                  "splits", "train", "train_seeds", "train_task_set", "similarity", "grouping")
+                  "splits", "train", "train_seeds", "train_task_set", "similarity", "grouping", "robustness")
 RESOURCE_KEYS = ("runtime", "mem_mb")
 DATASET_KEYS = ("backbone", "tasks", "enabled", "download", "train_ratios")
 
@@ -266,6 +266,12 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         sections["similarity"] = validate_similarity(params.get("similarity"), datasets)
         sections["grouping"] = validate_grouping(params.get("grouping"), datasets,
                                                  sections["similarity"]["estimators"])
+
+    if "robustness" in params:  # FGSM accuracy of trained models (VMTL appendix B.5)
+        from .robustness import validate_robustness
+
+        sections["robustness"] = validate_robustness(params["robustness"], datasets, methods,
+                                                     [float(r) for r in ratios])
 
     resources = {}
     for rule, values in require_mapping(params.get("resources"), "resources").items():

@@ -9,6 +9,7 @@ cross-entropy since log_softmax leaves normalised log-probabilities unchanged.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -57,17 +58,73 @@ def fgsm_task_accuracy(result: MethodResult, problem: Problem, eps_list: Sequenc
     return out
 
 
+# algorithms whose MethodResult carries a differentiable predictor (ablations and code
+# variants of VMTL are the vmtl / vmtl_ac algorithms with options, so they qualify too)
+PREDICTOR_ALGORITHMS = ("bmtl", "vmtl", "vmtl_ac", "vstl")
+SECTION_KEYS = ("datasets", "methods", "ratios", "eps")
+
+
+def validate_robustness(section: Any, datasets: dict, methods: dict, train_ratios: list[float]) -> dict:
+    """The ``robustness:`` section of params.yaml, checked against its datasets and methods.
+
+    ``datasets``: enabled classification datasets; ``methods``: enabled labels under
+    ``methods:`` whose algorithm has a differentiable predictor; ``ratios``: train ratios
+    of the run; ``eps``: the FGSM step sizes (0 = clean accuracy).  Every error names the
+    key and the allowed values.
+    """
+    from .config import require_mapping, unknown_key_error
+    from .data.registry import DATASETS
+
+    section = dict(require_mapping(section, "robustness"))
+    for key in section:
+        if key not in SECTION_KEYS:
+            raise unknown_key_error("robustness", key, SECTION_KEYS)
+
+    def names(key: str) -> list:
+        value = section.get(key, [])
+        if not isinstance(value, list):
+            raise ConfigError(f"robustness.{key}: expected a list, got {value!r}")
+        return value
+
+    def classification(d: str) -> bool:
+        spec = DATASETS.get(d)
+        return spec is None or all(spec.task_type(t) == "classification" for t in datasets[d]["tasks"])
+
+    ok_datasets = [d for d, s in datasets.items() if s["enabled"] and classification(d)]
+    for d in names("datasets"):
+        if d not in ok_datasets:
+            raise ConfigError(f"robustness.datasets: {d!r} is not an enabled classification dataset of this file; "
+                              f"allowed: {', '.join(map(repr, ok_datasets)) or 'none'}")
+    ok_methods = [m for m, s in methods.items() if s["enabled"] and s["method"] in PREDICTOR_ALGORITHMS]
+    for m in names("methods"):
+        if m not in ok_methods:
+            raise ConfigError(f"robustness.methods: {m!r} is not an enabled method with a differentiable predictor "
+                              f"({', '.join(PREDICTOR_ALGORITHMS)}); allowed: {', '.join(map(repr, ok_methods)) or 'none'}")
+    ratios = names("ratios") if "ratios" in section else list(train_ratios[:1])
+    for r in ratios:
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or float(r) not in train_ratios:
+            raise ConfigError(f"robustness.ratios: {r!r} is not one of train_ratios; allowed: {train_ratios}")
+    eps = names("eps") if "eps" in section else [0.0, 0.02, 0.05, 0.1, 0.2]
+    if not eps or any(isinstance(e, bool) or not isinstance(e, (int, float)) or e < 0 for e in eps):
+        raise ConfigError(f"robustness.eps: expected a non-empty list of numbers >= 0, got {eps!r}")
+    return {"datasets": list(names("datasets")), "methods": list(names("methods")),
+            "ratios": [float(r) for r in ratios], "eps": [float(e) for e in eps]}
+
+
 def fgsm_run(features_path, split_path, out_path, *, dataset: str, tasks: list[str], method: str, algorithm: str,
              hparams: dict, ratio: float, seed: int, eps: Sequence[float], device: str = "auto",
              progress: bool = True) -> dict:
-    """Train one method on one split, then write ``{..., fgsm: {task|avg: {eps: accuracy}}}`` as JSON."""
+    """Train one method on one split, then write its run record (the same fields as
+    ``mtlbench train``'s: metrics, config hash, inputs, device, versions) with
+    ``attack``, ``eps`` and ``fgsm: {task|avg: {eps: accuracy}}`` added, as JSON."""
+    import dataclasses
     import time
 
     from .config import build_dataclass
-    from .io import write_json
+    from .io import sha256_file, write_json
     from .methods import get_method
     from .runinfo import resolve_device
-    from .train import build_problem
+    from .train import _record, build_problem
 
     cls = get_method(algorithm)
     hp = build_dataclass(cls.Hparams, hparams, f"methods.{method}")
@@ -76,10 +133,12 @@ def fgsm_run(features_path, split_path, out_path, *, dataset: str, tasks: list[s
     t0 = time.perf_counter()
     result = cls(hp).fit_predict(problem, seed=seed, device=device, progress=progress)
     acc = fgsm_task_accuracy(result, problem, eps)
-    record = {"dataset": dataset, "tasks": list(tasks), "method": method, "algorithm": algorithm, "hparams": hparams,
-              "ratio": ratio, "seed": seed, "attack": "fgsm (one step, no clipping, on the input features)",
-              "eps": [float(e) for e in eps], "fgsm": {k: {f"{e:g}": v for e, v in d.items()} for k, d in acc.items()},
-              "split_sha256": split_meta.get("content_sha256"), "wall_time_s": time.perf_counter() - t0}
+    resolved = {"dataset": dataset, "tasks": list(tasks), "method": method, "algorithm": algorithm,
+                "hparams": dataclasses.asdict(hp), "ratio": ratio, "seed": seed, "eps": [float(e) for e in eps]}
+    record = _record(problem, result, resolved, features_path, sha256_file(features_path), split_path, split_meta,
+                     time.perf_counter() - t0, device)
+    record["attack"] = "fgsm (one step, no clipping, on the input features)"
+    record["fgsm"] = {k: {f"{e:g}": v for e, v in d.items()} for k, d in acc.items()}
     write_json(out_path, record)
     record["fgsm"] = acc
     return record

@@ -184,7 +184,8 @@ def grouping_outputs():
 
 
 def all_outputs():
-    out = (["results/metrics.json"] if DATASETS else []) + grouping_outputs()
+    # robustness_outputs() lives in robustness.smk, included after this file
+    out = (["results/metrics.json"] if DATASETS else []) + grouping_outputs() + robustness_outputs()
     if SPLIT_LISTS:
         out += ["results/tables/split_audit.md", "results/tables/split_audit.csv"]
     for d in DATASETS:

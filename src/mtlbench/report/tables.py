@@ -32,13 +32,14 @@ def load_runs(paths) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["dataset", "method", "ratio", "seed", "task", "metric", "value"])
 
 
-def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """dataset, ratio, method, task, metric -> mean, ci95, n (seeds)."""
+def summarize(runs: pd.DataFrame, by: str = "metric", value: str = "value") -> pd.DataFrame:
+    """dataset, ratio, method, task, ``by`` -> mean, ci95, n (seeds) of column ``value``."""
+    keys = ["dataset", "ratio", "method", "task", by]
     out = []
-    for key, g in runs.groupby(["dataset", "ratio", "method", "task", "metric"], sort=True):
-        m, h = mean_ci95(g["value"])
+    for key, g in runs.groupby(keys, sort=True):
+        m, h = mean_ci95(g[value])
         out.append((*key, m, h, len(g)))
-    return pd.DataFrame(out, columns=["dataset", "ratio", "method", "task", "metric", "mean", "ci95", "n"])
+    return pd.DataFrame(out, columns=[*keys, "mean", "ci95", "n"])
 
 
 def _scale(metric: str) -> float:

@@ -1,0 +1,60 @@
+# FGSM robustness (VMTL appendix B.5): each listed method is trained again on one
+# split and its test accuracy measured under one-step FGSM at every eps of params.yaml.
+ROBUST = P.get("robustness", {"datasets": [], "methods": [], "ratios": [], "eps": []})
+
+
+def robustness_outputs():
+    """The robustness tables of params.yaml's robustness: section (none when it is absent)."""
+    return expand("results/tables/robustness_{dataset}_{ratio}.{ext}", dataset=ROBUST["datasets"],
+                  ratio=[f"{r:g}" for r in ROBUST["ratios"]], ext=["md", "tex", "csv"])
+
+
+rule robustness:
+    input:
+        features=features_of,
+        split="data/splits/{dataset}/r{ratio}_s{seed}.parquet",
+    output:
+        "results/robustness/{dataset}/{method}/r{ratio}_s{seed}.json",
+    params:
+        tasks=lambda wc: tasks_of(wc.dataset),
+        algorithm=method_algorithm,
+        hparams=method_hparams,
+        eps=",".join(f"{e:g}" for e in ROBUST["eps"]),
+        device=P["device"],
+    threads: 1
+    resources:
+        runtime=runtime("robustness"),
+        mem_mb=mem_mb("robustness"),
+        gpu=1,
+    log:
+        "logs/robustness/{dataset}/{method}/r{ratio}_s{seed}.log",
+    shell:
+        "mtlbench robustness --features {input.features} --split {input.split} --out {output}"
+        " --dataset {wildcards.dataset} --tasks {params.tasks} --method {wildcards.method}"
+        " --algorithm {params.algorithm} --hparams '{params.hparams}' --eps {params.eps}"
+        " --ratio {wildcards.ratio} --seed {wildcards.seed} --device {params.device}"
+        f" --threads {{threads}} --gpu-lock-dir {GPU_LOCKS} > {{log}} 2>&1"
+
+
+rule robustness_table:
+    input:
+        lambda wc: expand("results/robustness/{dataset}/{method}/r{ratio}_s{seed}.json", dataset=wc.dataset,
+                          method=ROBUST["methods"], ratio=wc.ratio, seed=SEEDS),
+    output:
+        md="results/tables/robustness_{dataset}_{ratio}.md",
+        tex="results/tables/robustness_{dataset}_{ratio}.tex",
+        csv="results/tables/robustness_{dataset}_{ratio}.csv",
+    params:
+        methods=",".join(ROBUST["methods"]),
+    log:
+        "logs/tables/robustness_{dataset}_{ratio}.log",
+    shell:
+        "mtlbench robustness-table --runs {input} --dataset {wildcards.dataset} --ratio {wildcards.ratio}"
+        " --methods {params.methods} --out-dir results/tables > {log} 2>&1"
+
+
+# coarse target for dvc.yaml's robustness stage
+rule robustness_runs:
+    input:
+        expand("results/robustness/{dataset}/{method}/r{ratio}_s{seed}.json", dataset=ROBUST["datasets"],
+               method=ROBUST["methods"], ratio=[f"{r:g}" for r in ROBUST["ratios"]], seed=SEEDS),
