@@ -48,9 +48,13 @@ VMTL-AC, whose stored prior mean of the bias is the posterior variance (and its 
 stays 1); ``sharing: false`` is VSTL (appendix A.2): one inference network per task and
 standard normal priors.
 
-Seeds are trained as one batched model (a leading seed dimension on every parameter and
-batched matmuls): every random draw comes from the seed's own generator, so each seed's
-numbers equal a run of that seed alone (``fit_predict_many``).
+Seeds are trained as one batched model (a leading seed dimension on every parameter, one
+optimiser, one backward pass): every random draw comes from the seed's own generator, so
+each seed's numbers equal a run of that seed alone, bit for bit (``fit_predict_many``).
+Two things keep them equal on the CPU: the network's matrix products run seed by seed
+(``_bmm``: a batched product's blocking, and so its rounding, depends on the number of
+seeds), and the variances use :func:`softplus` (``F.softplus`` rounds an element
+differently depending on where it sits in the tensor).
 """
 
 from __future__ import annotations
@@ -61,7 +65,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError, DataError
@@ -184,16 +187,33 @@ class _SeedData:
 
 
 def _bmm(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """x: (S, T, ..., D) @ w: (S, E, D, H) with E in {1, T} -> (S, T, ..., H)."""
+    """x: (S, T, ..., D) @ w: (S, E, D, H) with E in {1, T} -> (S, T, ..., H).
+
+    One product per seed, then stacked: one batched product over the seeds would round
+    differently for different numbers of seeds (its backward pass, a reduction over the
+    2,352 input pixels of digits, showed it), breaking "batched = one seed alone"."""
     S, T = x.shape[:2]
     if w.shape[1] == 1:
-        return (x.reshape(S, -1, x.shape[-1]) @ w[:, 0]).view(*x.shape[:-1], w.shape[-1])
-    return (x.reshape(S, T, -1, x.shape[-1]) @ w).view(*x.shape[:-1], w.shape[-1])
+        out = torch.stack([x[s].reshape(-1, x.shape[-1]) @ w[s, 0] for s in range(S)])
+    else:
+        out = torch.stack([x[s].reshape(T, -1, x.shape[-1]) @ w[s] for s in range(S)])
+    return out.view(*x.shape[:-1], w.shape[-1])
 
 
 def _bias(b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """b: (S, E, H) broadcast onto x: (S, T, ..., H)."""
     return b.view(b.shape[0], b.shape[1], *([1] * (x.dim() - 3)), b.shape[-1])
+
+
+def softplus(x: torch.Tensor) -> torch.Tensor:
+    """log(1 + e^x) (x above 20: x, as F.softplus), the same bits wherever an element sits.
+
+    ``F.softplus`` on the CPU computes the vectorised body and the tail of a tensor with
+    different code, so an element's last bit depends on its position; the seeds stacked
+    in one tensor would then not give the numbers of one seed alone.  exp and log1p have
+    no such dependence (tests/test_methods_vmtl.py checks it).
+    """
+    return torch.where(x > 20, x, torch.log1p(torch.exp(x.clamp(max=20))))
 
 
 def gaussian_mlp(P: dict, prefix: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -204,7 +224,7 @@ def gaussian_mlp(P: dict, prefix: str, x: torch.Tensor) -> tuple[torch.Tensor, t
     mu = mu + _bias(P[prefix + "bmu"], mu)
     rho = _bmm(h, P[prefix + "Wrho"])
     rho = rho + _bias(P[prefix + "brho"], rho)
-    return mu, F.softplus(rho) ** 2
+    return mu, softplus(rho) ** 2
 
 
 def _init_params(gens: list[torch.Generator], hp: VMTLHparams, T: int, C: int, D: int, device: str) -> dict:
@@ -245,7 +265,7 @@ def classifier(P: dict, hp: VMTLHparams, centers: torch.Tensor | None):
         w_mu, w_var = gaussian_mlp(P, "genw_", centers)
         b_mu, b_var = gaussian_mlp(P, "genb_", centers)
         return w_mu, w_var, b_mu.squeeze(-1), b_var.squeeze(-1)
-    return P["w_mu"], F.softplus(P["w_rho"]) ** 2, None, None
+    return P["w_mu"], softplus(P["w_rho"]) ** 2, None, None
 
 
 def mixing_weights(logits: torch.Tensor, hp: VMTLHparams, tau: float, g1: torch.Tensor, g2: torch.Tensor) -> torch.Tensor:
