@@ -159,17 +159,24 @@ def write_figure(run_paths, out_path: str | Path, dataset: str, metric: str, met
 
     summary = summarize(load_runs(run_paths))
     s = summary[(summary.dataset == dataset) & (summary.task == AVG) & (summary.metric == metric)]
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
+    shown = [m for m in methods if (s.method == m).any()]
+    # up to 20 distinguishable lines: tab20 colours, and markers/dashes cycling independently
+    colours = plt.get_cmap("tab20" if len(shown) > 10 else "tab10").colors
+    markers, dashes = "osD^v<>pPX", ["-", "--", ":", "-."]
+    fig, ax = plt.subplots(figsize=(7 if len(shown) > 6 else 5, 3.5 + 0.1 * max(0, len(shown) - 10)), dpi=120)
     scale = _scale(metric)
-    for m in methods:
+    for i, m in enumerate(shown):
         g = s[s.method == m].sort_values("ratio")
-        if len(g):
-            ax.errorbar(g["ratio"] * 100, g["mean"] * scale, yerr=g["ci95"].fillna(0) * scale, marker="o", capsize=3, label=m)
+        ax.errorbar(g["ratio"] * 100, g["mean"] * scale, yerr=g["ci95"].fillna(0) * scale, capsize=3, label=m,
+                    color=colours[i % len(colours)], marker=markers[i % len(markers)],
+                    linestyle=dashes[(i // len(colours)) % len(dashes)] if len(shown) > len(colours) else "-",
+                    markersize=4, linewidth=1)
     ax.set_xlabel("train ratio (%)")
     ax.set_ylabel(f"average {metric}" + (" (%)" if metric == "accuracy" else ""))
     ax.set_title(dataset)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    # outside the axes: with many methods an inner legend hides the lines
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
     fig.tight_layout()
     with atomic_path(out_path) as tmp:
         fig.savefig(tmp, format="png")
