@@ -28,7 +28,6 @@ from typing import Literal
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .base import Method, MethodResult, Problem
 from .nets import (
@@ -39,6 +38,7 @@ from .nets import (
     seeded_generator,
     task_loss,
     test_score,
+    train_steps,
 )
 
 
@@ -88,23 +88,24 @@ class BMTL(Method):
         extractor = mlp_extractor(problem.in_dim, hp.hidden, hp.dropout).to(device)
         heads = nn.ModuleDict({t: nn.Linear(hp.hidden, 1 if reg[t] else problem.n_classes) for t in problem.tasks}).to(device)
         params = list(extractor.parameters()) + list(heads.parameters())
-        decay = hp.weight_decay if hp.penalty == "l2" else 0.0
-        opt = torch.optim.Adam(params, lr=hp.lr, weight_decay=decay)
         history = []
-        for step in tqdm(range(1, hp.steps + 1), desc="bmtl", unit="step", disable=not progress, leave=False):
+
+        def step_loss():
             loss = 0.0
             for t in problem.tasks:
                 x, y = data[t].batch(hp.batch_size, gen)
                 term = task_loss(heads[t](extractor(x)), y, reg[t])
                 loss = loss + (term if weight[t] == 1.0 else weight[t] * term)
-            loss = loss + penalty_term(params, hp.penalty, hp.weight_decay)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if step % hp.eval_every == 0 or step == hp.steps:
-                history.append({"step": step, "test": {
-                    t: test_score(predict(extractor, heads[t], data[t].x_test, reg[t]), data[t].y_test, reg[t])
-                    for t in problem.tasks}})
+            return loss + penalty_term(params, hp.penalty, hp.weight_decay)
+
+        def evaluate(step):
+            history.append({"step": step, "test": {
+                t: test_score(predict(extractor, heads[t], data[t].x_test, reg[t]), data[t].y_test, reg[t])
+                for t in problem.tasks}})
+
+        # l2 is Adam's coupled weight decay; l1 and none are added to the loss (or absent)
+        train_steps(params, hp, step_loss, evaluate, "bmtl", progress,
+                    weight_decay=hp.weight_decay if hp.penalty == "l2" else 0.0)
         preds = {t: predict(extractor, heads[t], data[t].x_test, reg[t]) for t in problem.tasks}
         return MethodResult(predictions=preds, history=history, predictor=_predictor(extractor, heads))
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 
 @dataclass(frozen=True)
@@ -85,3 +87,19 @@ def seeded_generator(seed: int) -> torch.Generator:
     gen = torch.Generator()
     gen.manual_seed(seed)
     return gen
+
+
+def train_steps(params, hp: MLPHparams, step_loss: Callable[[], torch.Tensor], evaluate: Callable[[int], None],
+                desc: str, progress: bool, weight_decay: float | None = None) -> None:
+    """The Adam loop of STL, bMTL and pooled: ``hp.steps`` steps of ``step_loss()`` (which
+    draws its own batches), ``evaluate(step)`` every ``hp.eval_every`` steps and after the
+    last.  ``weight_decay`` overrides ``hp.weight_decay`` (bMTL's non-l2 penalties)."""
+    decay = hp.weight_decay if weight_decay is None else weight_decay
+    opt = torch.optim.Adam(params, lr=hp.lr, weight_decay=decay)
+    for step in tqdm(range(1, hp.steps + 1), desc=desc, unit="step", disable=not progress, leave=False):
+        loss = step_loss()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % hp.eval_every == 0 or step == hp.steps:
+            evaluate(step)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .base import Method, MethodResult, Problem, TaskData
 from .nets import (
@@ -31,6 +30,7 @@ from .nets import (
     seeded_generator,
     task_loss,
     test_score,
+    train_steps,
 )
 from .pooled_linear import pool_training, pooled_task_type
 
@@ -54,17 +54,17 @@ class Pooled(Method):
         tests = {t: torch.as_tensor(problem.data[t].x_test, dtype=torch.float32, device=device) for t in problem.tasks}
         extractor = mlp_extractor(problem.in_dim, hp.hidden, hp.dropout).to(device)
         head = nn.Linear(hp.hidden, 1 if regression else problem.n_classes).to(device)
-        opt = torch.optim.Adam(list(extractor.parameters()) + list(head.parameters()), lr=hp.lr, weight_decay=hp.weight_decay)
         history = []
-        for step in tqdm(range(1, hp.steps + 1), desc="pooled", unit="step", disable=not progress, leave=False):
+
+        def step_loss():
             xb, yb = pooled.batch(hp.batch_size * len(problem.tasks), gen)
-            loss = task_loss(head(extractor(xb)), yb, regression)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if step % hp.eval_every == 0 or step == hp.steps:
-                history.append({"step": step, "test": {
-                    t: test_score(predict(extractor, head, tests[t], regression), problem.data[t].y_test, regression)
-                    for t in problem.tasks}})
+            return task_loss(head(extractor(xb)), yb, regression)
+
+        def evaluate(step):
+            history.append({"step": step, "test": {
+                t: test_score(predict(extractor, head, tests[t], regression), problem.data[t].y_test, regression)
+                for t in problem.tasks}})
+
+        train_steps(list(extractor.parameters()) + list(head.parameters()), hp, step_loss, evaluate, "pooled", progress)
         preds = {t: predict(extractor, head, tests[t], regression) for t in problem.tasks}
         return MethodResult(predictions=preds, history=history)

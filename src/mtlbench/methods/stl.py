@@ -9,9 +9,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .base import Method, MethodResult, Problem
 from .nets import (
@@ -22,6 +20,7 @@ from .nets import (
     seeded_generator,
     task_loss,
     test_score,
+    train_steps,
 )
 
 
@@ -35,25 +34,29 @@ class STL(Method):
     Hparams = STLHparams
 
     def fit_predict(self, problem: Problem, seed: int, device: str = "cpu", progress: bool = True) -> MethodResult:
-        hp: STLHparams = self.hp
         preds, steps_hist = {}, {}
         for task in problem.tasks:
-            regression = problem.task_type(task) == "regression"
-            gen = seeded_generator(seed * 1_000_003 + zlib.crc32(task.encode()) % 1_000_003)
-            tt = TaskTensors(problem.data[task], device, regression)
-            extractor = mlp_extractor(problem.in_dim, hp.hidden, hp.dropout).to(device)
-            head = nn.Linear(hp.hidden, 1 if regression else problem.n_classes).to(device)
-            params = list(extractor.parameters()) + list(head.parameters())
-            opt = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
-            for step in tqdm(range(1, hp.steps + 1), desc=f"stl {task}", unit="step", disable=not progress, leave=False):
-                x, y = tt.batch(hp.batch_size, gen)
-                loss = task_loss(head(extractor(x)), y, regression)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                if step % hp.eval_every == 0 or step == hp.steps:
-                    pred = predict(extractor, head, tt.x_test, regression)
-                    steps_hist.setdefault(step, {})[task] = test_score(pred, tt.y_test, regression)
-            preds[task] = predict(extractor, head, tt.x_test, regression)
+            preds[task] = self._fit_task(problem, task, seed, device, progress, steps_hist)
         history = [{"step": s, "test": steps_hist[s]} for s in sorted(steps_hist)]
         return MethodResult(predictions=preds, history=history)
+
+    def _fit_task(self, problem: Problem, task: str, seed: int, device: str, progress: bool, steps_hist: dict):
+        """Train task's own network; record its test score per step in ``steps_hist``; predict."""
+        hp: STLHparams = self.hp
+        regression = problem.task_type(task) == "regression"
+        gen = seeded_generator(seed * 1_000_003 + zlib.crc32(task.encode()) % 1_000_003)
+        tt = TaskTensors(problem.data[task], device, regression)
+        extractor = mlp_extractor(problem.in_dim, hp.hidden, hp.dropout).to(device)
+        head = nn.Linear(hp.hidden, 1 if regression else problem.n_classes).to(device)
+
+        def step_loss():
+            x, y = tt.batch(hp.batch_size, gen)
+            return task_loss(head(extractor(x)), y, regression)
+
+        def evaluate(step):
+            pred = predict(extractor, head, tt.x_test, regression)
+            steps_hist.setdefault(step, {})[task] = test_score(pred, tt.y_test, regression)
+
+        train_steps(list(extractor.parameters()) + list(head.parameters()), hp, step_loss, evaluate, f"stl {task}",
+                    progress)
+        return predict(extractor, head, tt.x_test, regression)
