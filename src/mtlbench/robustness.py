@@ -114,31 +114,20 @@ def validate_robustness(section: Any, datasets: dict, methods: dict, train_ratio
 def fgsm_run(features_path, split_path, out_path, *, dataset: str, tasks: list[str], method: str, algorithm: str,
              hparams: dict, ratio: float, seed: int, eps: Sequence[float], device: str = "auto",
              progress: bool = True) -> dict:
-    """Train one method on one split, then write its run record (the same fields as
-    ``mtlbench train``'s: metrics, config hash, inputs, device, versions) with
-    ``attack``, ``eps`` and ``fgsm: {task|avg: {eps: accuracy}}`` added, as JSON."""
-    import dataclasses
-    import time
+    """Train one method on one split (:func:`mtlbench.train.run`), then write its run record
+    (the same fields as ``mtlbench train``'s: metrics, config hash, inputs, device, versions)
+    with ``eps``, ``attack`` and ``fgsm: {task|avg: {eps: accuracy}}`` added, as JSON."""
+    from .train import run
 
-    from .config import build_dataclass
-    from .io import sha256_file, write_json
-    from .methods import get_method
-    from .runinfo import resolve_device
-    from .train import _record, build_problem
+    acc = {}
 
-    cls = get_method(algorithm)
-    hp = build_dataclass(cls.Hparams, hparams, f"methods.{method}")
-    device = resolve_device(device)
-    problem, split_meta = build_problem(features_path, split_path, tasks)
-    t0 = time.perf_counter()
-    result = cls(hp).fit_predict(problem, seed=seed, device=device, progress=progress)
-    acc = fgsm_task_accuracy(result, problem, eps)
-    resolved = {"dataset": dataset, "tasks": list(tasks), "method": method, "algorithm": algorithm,
-                "hparams": dataclasses.asdict(hp), "ratio": ratio, "seed": seed, "eps": [float(e) for e in eps]}
-    record = _record(problem, result, resolved, features_path, sha256_file(features_path), split_path, split_meta,
-                     time.perf_counter() - t0, device)
-    record["attack"] = "fgsm (one step, no clipping, on the input features)"
-    record["fgsm"] = {k: {f"{e:g}": v for e, v in d.items()} for k, d in acc.items()}
-    write_json(out_path, record)
-    record["fgsm"] = acc
+    def analyse(result: MethodResult, problem: Problem) -> dict:
+        acc.update(fgsm_task_accuracy(result, problem, eps))
+        return {"attack": "fgsm (one step, no clipping, on the input features)",
+                "fgsm": {k: {f"{e:g}": v for e, v in d.items()} for k, d in acc.items()}}
+
+    record = run(features_path, split_path, out_path, dataset=dataset, tasks=tasks, method=method,
+                 algorithm=algorithm, hparams=hparams, ratio=ratio, seed=seed, device=device, progress=progress,
+                 settings={"eps": [float(e) for e in eps]}, analyse=analyse)
+    record["fgsm"] = acc  # float keys for the caller
     return record

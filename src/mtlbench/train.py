@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from .errors import DataError
 from .features.table import FeatureTable, read_features
 from .io import config_hash, sha256_file, write_json
 from .methods import Problem, TaskData, get_method
-from .methods.base import standardize_targets
+from .methods.base import MethodResult, standardize_targets
 from .metrics import average_metrics, task_metrics
 from .runinfo import device_info, library_versions, resolve_device
 from .splits import read_split
@@ -66,8 +67,13 @@ def build_problem(features_path: str | Path | FeatureTable, split_path: str | Pa
 
 def run(features_path: str | Path, split_path: str | Path, out_path: str | Path, *, dataset: str,
         tasks: list[str], method: str, algorithm: str, hparams: dict, ratio: float, seed: int,
-        device: str = "auto", progress: bool = True) -> dict:
-    """Train and evaluate one method on one split; write and return the run JSON."""
+        device: str = "auto", progress: bool = True, settings: dict | None = None,
+        analyse: Callable[[MethodResult, Problem], dict] | None = None) -> dict:
+    """Train and evaluate one method on one split; write and return the run JSON.
+
+    ``settings``: further fields of the run's configuration (recorded and hashed with it);
+    ``analyse(result, problem)``: fields added to the record after training (e.g. the
+    FGSM accuracies of :func:`mtlbench.robustness.fgsm_run`)."""
     cls = get_method(algorithm)
     hp = build_dataclass(cls.Hparams, hparams, f"methods.{method}")
     device = resolve_device(device)
@@ -75,12 +81,14 @@ def run(features_path: str | Path, split_path: str | Path, out_path: str | Path,
     features_sha = sha256_file(features_path)
     # hash the resolved hyper-parameters (defaults filled), so equal configs hash equal
     resolved = {"dataset": dataset, "tasks": list(tasks), "method": method, "algorithm": algorithm,
-                "hparams": dataclasses.asdict(hp), "ratio": ratio, "seed": seed}
+                "hparams": dataclasses.asdict(hp), "ratio": ratio, "seed": seed, **(settings or {})}
 
     t0 = time.perf_counter()
     result = cls(hp).fit_predict(problem, seed=seed, device=device, progress=progress)
     wall = time.perf_counter() - t0
     record = _record(problem, result, resolved, features_path, features_sha, split_path, split_meta, wall, device)
+    if analyse is not None:
+        record.update(analyse(result, problem))
     write_json(out_path, record)
     return record
 
