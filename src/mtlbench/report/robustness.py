@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..io import atomic_path, read_json
-from .tables import AVG, _fmt, _tex_escape, summarize
+from .tables import AVG, _fmt, summarize, to_latex, to_markdown
 
 
 def load_fgsm(paths) -> pd.DataFrame:
@@ -32,20 +32,23 @@ def load_fgsm(paths) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["dataset", "method", "ratio", "seed", "task", "eps", "accuracy"])
 
 
-def _cells(summary: pd.DataFrame, methods: list[str]) -> tuple[list[float], dict[str, list[tuple[str, bool]]]]:
-    """The step sizes, and per method one (formatted average, is best at this ε) per ε."""
+def _frame(summary: pd.DataFrame, methods: list[str]) -> tuple[pd.DataFrame, set[tuple[str, str]]]:
+    """Formatted average accuracies (rows methods, columns ``eps=...``) and the best cell of each column."""
     avg = summary[summary.task == AVG]
     eps = sorted(avg.eps.unique())
-    best = {e: avg[avg.eps == e]["mean"].max() for e in eps}
-    cells = {}
-    for m in methods:
-        row = []
-        for e in eps:
-            hit = avg[(avg.method == m) & (avg.eps == e)]
+    cols = [f"eps={e:g}" for e in eps]
+    frame = pd.DataFrame(index=methods, columns=cols, dtype=object)
+    bold = set()
+    for e, col in zip(eps, cols):
+        at = avg[avg.eps == e]
+        best = at["mean"].max()
+        for m in methods:
+            hit = at[at.method == m]
             mean, ci = (float(hit["mean"].iloc[0]), float(hit["ci95"].iloc[0])) if len(hit) else (math.nan, math.nan)
-            row.append((_fmt(mean, ci, "accuracy"), not math.isnan(mean) and mean == best[e]))
-        cells[m] = row
-    return eps, cells
+            frame.loc[m, col] = _fmt(mean, ci, "accuracy")
+            if not math.isnan(mean) and mean == best:
+                bold.add((m, col))
+    return frame, bold
 
 
 def write_robustness_table(run_paths, out_dir: str | Path, dataset: str, ratio: float,
@@ -56,26 +59,15 @@ def write_robustness_table(run_paths, out_dir: str | Path, dataset: str, ratio: 
     if runs.empty:
         raise ConfigError(f"no robustness runs of {dataset!r} at ratio {ratio:g} among the {len(run_paths)} given")
     summary = summarize(runs, by="eps", value="accuracy")  # dataset, ratio, method, task, eps -> mean, ci95, n
-    eps, cells = _cells(summary, methods)
+    frame, bold = _frame(summary, methods)
     n = int(summary["n"].min())
     caption = (f"{dataset}, train ratio {ratio:g}: average test accuracy (%) under one-step FGSM on the input "
                f"features (VMTL appendix B.5), mean ± 95% CI over {n} seeds; eps = 0 is clean accuracy; "
                "best at each eps in bold")
-    head = [f"eps={e:g}" for e in eps]
-    md = [f"**{caption}**", "", "| method | " + " | ".join(head) + " |", "|---|" + "---:|" * len(head)]
-    tex = [r"\begin{table}[t]", r"\centering", f"\\caption{{{_tex_escape(caption)}}}",
-           r"\begin{tabular}{l" + "r" * len(head) + "}", r"\toprule",
-           "Method & " + " & ".join(f"$\\epsilon={e:g}$" for e in eps) + r" \\", r"\midrule"]
-    for m in methods:
-        md.append(f"| {m} | " + " | ".join(f"**{c}**" if b else c for c, b in cells[m]) + " |")
-        vals = [c.replace("±", r"$\pm$") for c, _ in cells[m]]
-        tex.append(_tex_escape(m) + " & " + " & ".join(
-            f"\\textbf{{{v}}}" if b else v for v, (_, b) in zip(vals, cells[m])) + r" \\")
-    tex += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     out_dir = Path(out_dir)
     stem = f"robustness_{dataset}_{ratio:g}"
     written = []
-    for ext, text in ((".md", "\n".join(md) + "\n"), (".tex", "\n".join(tex) + "\n")):
+    for ext, text in ((".md", to_markdown(frame, {}, caption, bold)), (".tex", to_latex(frame, {}, caption, bold))):
         with atomic_path(out_dir / (stem + ext)) as tmp:
             tmp.write_text(text)
         written.append(out_dir / (stem + ext))

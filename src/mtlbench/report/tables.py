@@ -74,12 +74,15 @@ def table_frame(summary: pd.DataFrame, dataset: str, ratio: float, metric: str,
     return frame, rank_marks(avg, HIGHER_IS_BETTER.get(metric, True))
 
 
-def to_markdown(frame: pd.DataFrame, marks: dict[str, str], caption: str) -> str:
+def to_markdown(frame: pd.DataFrame, marks: dict[str, str], caption: str,
+                bold: set[tuple[str, str]] = frozenset()) -> str:
+    """Rows = methods; ``marks``: method -> 'best' (bold) / 'second' (underlined) on the last
+    column; ``bold``: further (method, column) cells in bold."""
     head = "| method | " + " | ".join(frame.columns) + " |"
     sep = "|---|" + "---:|" * len(frame.columns)
     lines = [f"**{caption}**", "", head, sep]
     for m, row in frame.iterrows():
-        vals = list(row.values)
+        vals = [f"**{v}**" if (m, c) in bold else v for c, v in row.items()]
         mark = marks.get(m)
         if mark == "best":
             vals[-1] = f"**{vals[-1]}**"
@@ -93,13 +96,16 @@ def _tex_escape(s: str) -> str:
     return s.replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")
 
 
-def to_latex(frame: pd.DataFrame, marks: dict[str, str], caption: str) -> str:
+def to_latex(frame: pd.DataFrame, marks: dict[str, str], caption: str,
+             bold: set[tuple[str, str]] = frozenset()) -> str:
+    """As :func:`to_markdown`, a booktabs table."""
     cols = list(frame.columns)
     lines = [r"\begin{table}[t]", r"\centering", f"\\caption{{{_tex_escape(caption)}}}",
              r"\begin{tabular}{l" + "r" * len(cols) + "}", r"\toprule",
              "Method & " + " & ".join(_tex_escape(c) for c in cols) + r" \\", r"\midrule"]
     for m, row in frame.iterrows():
         vals = [v.replace("±", r"$\pm$") for v in row.values]
+        vals = [f"\\textbf{{{v}}}" if (m, c) in bold else v for c, v in zip(cols, vals)]
         mark = marks.get(m)
         if mark == "best":
             vals[-1] = f"\\textbf{{{vals[-1]}}}"
