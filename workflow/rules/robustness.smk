@@ -3,6 +3,12 @@
 ROBUST = P.get("robustness", {"datasets": [], "methods": [], "ratios": [], "eps": []})
 
 
+def robustness_runs_of(datasets, ratios):
+    """The FGSM run JSONs of ``datasets`` x robustness.methods x ``ratios`` x seeds."""
+    return expand("results/robustness/{dataset}/{method}/r{ratio}_s{seed}.json", dataset=datasets,
+                  method=ROBUST["methods"], ratio=ratios, seed=SEEDS)
+
+
 def robustness_outputs():
     """The robustness tables of params.yaml's robustness: section (none when it is absent)."""
     return expand("results/tables/robustness_{dataset}_{ratio}.{ext}", dataset=ROBUST["datasets"],
@@ -38,8 +44,7 @@ rule robustness:
 
 rule robustness_table:
     input:
-        lambda wc: expand("results/robustness/{dataset}/{method}/r{ratio}_s{seed}.json", dataset=wc.dataset,
-                          method=ROBUST["methods"], ratio=wc.ratio, seed=SEEDS),
+        lambda wc: robustness_runs_of([wc.dataset], [wc.ratio]),
     output:
         md="results/tables/robustness_{dataset}_{ratio}.md",
         tex="results/tables/robustness_{dataset}_{ratio}.tex",
@@ -56,5 +61,4 @@ rule robustness_table:
 # coarse target for dvc.yaml's robustness stage
 rule robustness_runs:
     input:
-        expand("results/robustness/{dataset}/{method}/r{ratio}_s{seed}.json", dataset=ROBUST["datasets"],
-               method=ROBUST["methods"], ratio=[f"{r:g}" for r in ROBUST["ratios"]], seed=SEEDS),
+        robustness_runs_of(ROBUST["datasets"], [f"{r:g}" for r in ROBUST["ratios"]]),
