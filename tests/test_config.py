@@ -1,4 +1,5 @@
 import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,138 @@ def test_schema_agrees_with_library(params):
     jsonschema.validate(params, schema)
     with pytest.raises(jsonschema.ValidationError, match="datasets_typo"):
         jsonschema.validate({**params, "datasets_typo": {}}, schema)
+
+
+# --- issue 18: names and values that used to pass the check, then do harm ---
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        # names become file names and command-line arguments
+        (lambda p: p["methods"].update({"s,t": {"method": "stl"}}), r"methods.'s,t': 's,t' is not an allowed name"),
+        (lambda p: p["methods"].update({"my stl": {"method": "stl"}}), r"methods.'my stl': .*not an allowed name"),
+        (lambda p: p["methods"].update({"../../../escape": {"method": "stl"}}), r"methods.'../../../escape'"),
+        (lambda p: p["datasets"].update({"my data": {"kind": "feature_file", "path": "x.parquet", "tasks": ["a"]}}),
+         r"datasets.'my data': .*not an allowed name"),
+        (lambda p: p["datasets"].update(own={"kind": "feature_file", "path": "x.parquet", "files": {"a/../b": "a.csv"}}),
+         r"datasets.own.tasks: 'a/../b' is not an allowed name"),
+        (lambda p: p["datasets"].update(own={"kind": "image_folder", "root": "x", "tasks": ["a b"]}),
+         r"datasets.own.tasks: 'a b' is not an allowed name"),
+        (lambda p: p["similarity"]["estimators"].update({"w;rm": {"estimator": "wasserstein"}}),
+         r"similarity.estimators.'w;rm': .*not an allowed name"),
+        # caught only after other jobs had run, or never
+        (lambda p: p["datasets"]["etth1"].update(enabled=True),
+         r"methods.mrn: 'mrn' handles classification tasks only, and the enabled dataset 'etth1' has regression"),
+        (lambda p: (p["datasets"]["etth1"].update(enabled=True), p["methods"]["mrn"].update(enabled=False)),
+         r"methods.vstl: 'vstl' handles classification tasks only"),
+        (lambda p: p["methods"]["stl"].update(lr=float("inf")), r"methods.stl.lr: expected a finite number, got inf"),
+        (lambda p: p["methods"]["vmtl"].update(lr=float("nan")), r"methods.vmtl.lr: expected a finite number, got nan"),
+        (lambda p: p["methods"]["stl"].update(weight_decay=-1), r"methods.stl.weight_decay: must be >= 0"),
+        (lambda p: p["methods"]["vmtl"].update(weight_decay=-1), r"methods.vmtl.weight_decay: must be >= 0"),
+        (lambda p: p.update(seeds=[99999999999999]), r"seeds: expected a non-empty list of integers in \[0, 2147483647\]"),
+        (lambda p: p.update(seeds=[0, 0]), r"seeds: seed 0 is listed twice"),
+        (lambda p: p.update(train_ratios=[0.1, 0.10000001]), r"train_ratios: 0.1 and 0.10000001 are the same ratio in file names \(r0.1\)"),
+        (lambda p: p.update(train_ratios=[0.2, 0.2]), r"train_ratios: 0.2 and 0.2 are the same ratio"),
+        (lambda p: p["datasets"]["digits"].update(train_ratios=[0.3, 0.3]), r"datasets.digits.train_ratios: 0.3 and 0.3"),
+        (lambda p: p.update(methods={}), r"methods: no method is listed"),
+        (lambda p: [m.update(enabled=False) for m in p["methods"].values()],
+         r"methods: every method is disabled \(enabled: false\), but datasets 'digits' are enabled"),
+        (lambda p: p["methods"]["stl"].update(enabled="no"), r"methods.stl.enabled: expected true or false, got 'no'"),
+        (lambda p: p["datasets"]["digits"].update(enabled="no"), r"datasets.digits.enabled: expected true or false"),
+        (lambda p: p["datasets"]["digits"].update(tasks=[]), r"datasets.digits.tasks: expected a non-empty list"),
+    ],
+)
+def test_bad_names_and_values_fail_before_any_job(params, mutate, message):
+    bad = copy.deepcopy(params)
+    mutate(bad)
+    with pytest.raises(ConfigError, match=message):
+        validate_params(bad)
+
+
+def test_regression_dataset_with_fitting_methods_passes(params):
+    """ETT with the methods that handle regression (configs/ett.yaml) is accepted."""
+    from mtlbench.config import merge_params_files
+
+    merged, _ = merge_params_files([ROOT / "params.yaml", ROOT / "configs/ett.yaml"])
+    p = validate_params(merged)
+    assert p["datasets"]["etth1"]["enabled"] and not p["methods"]["mrn"]["enabled"]
+
+
+def test_vmtl_on_a_single_task_dataset_warns(params):
+    from mtlbench.config import config_warnings
+
+    assert config_warnings(validate_params(params)) == []
+    params["datasets"]["digits"]["tasks"] = ["mnist"]
+    warnings = config_warnings(validate_params(params))
+    assert any(w.startswith("methods.vmtl: 'vmtl' on the single-task dataset 'digits'") for w in warnings)
+    assert not any(w.startswith("methods.stl:") for w in warnings)
+
+
+def test_robustness_without_datasets_ignores_its_methods(params):
+    params["methods"]["vmtl"]["enabled"] = False
+    params["robustness"]["datasets"] = []  # its methods [bmtl, vmtl, vmtl_ac] are not used
+    assert validate_params(params)["robustness"]["datasets"] == []
+
+
+# --- issue 18: `mtlbench check` checks what Snakemake runs ---
+
+def _check(capsys, *argv):
+    from mtlbench.cli import main
+
+    rc = main(["check", *map(str, argv)])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_check_merges_override_files_in_snakemakes_order(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    for argv in (["configs/ett.yaml"], ["params.yaml", "configs/ett.yaml"]):
+        rc, out, err = _check(capsys, *argv)
+        assert rc == 0, err
+        assert out.splitlines()[0].startswith("params: params.yaml + configs/ett.yaml")
+        assert "dataset etth1: 7 tasks" in out and "dataset digits" not in out
+        assert "training jobs planned: etth1 21" in out and out.rstrip().endswith("OK")
+        assert len(out.splitlines()) < 15  # a summary, not the resolved JSON
+    rc, out, _ = _check(capsys, "--json", "configs/ett.yaml")
+    assert rc == 0 and json.loads(out)["datasets"]["etth1"]["enabled"] is True
+
+
+@pytest.mark.parametrize("override, message", [
+    ("methods: {stl: {enabled: 'no'}}", r"over.yaml: methods.stl.enabled: expected true or false"),
+    ("datasets: {digits: {tasks: []}}", r"over.yaml: datasets.digits.tasks: expected a non-empty list"),
+    ("methods: {vmtl: {enabled: false}}", r"params.yaml: robustness.methods: 'vmtl' is not an enabled method"),
+    ("robustness: {datasets: [digits], methods: [stl]}", r"over.yaml: robustness.methods: 'stl'"),
+    ("methods: {stl: {lrr: 1}}", r"over.yaml: unknown key methods.stl.'lrr'"),
+])
+def test_check_names_the_file_the_key_came_from(capsys, monkeypatch, tmp_path, override, message):
+    import re
+
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "over.yaml").write_text(override + "\n")
+    rc, out, err = _check(capsys, tmp_path / "over.yaml")
+    assert rc == 2 and re.search(message, err), err
+
+
+def test_check_applies_the_json_schema(params, capsys, monkeypatch, tmp_path):
+    """A value only the schema refuses (the library has no bound on it) fails `mtlbench check`."""
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "over.yaml").write_text("grouping: {oracle_max_tasks: 13}\n")
+    rc, out, err = _check(capsys, tmp_path / "over.yaml")
+    assert rc == 2 and "over.yaml: grouping.oracle_max_tasks: 13 is greater than the maximum of 12" in err, err
+
+
+def test_missing_shared_file_is_named_with_its_key_and_remedy(tmp_path):
+    from mtlbench.config import merge_params_files, missing_inputs
+
+    merged, origin = merge_params_files([ROOT / "params.yaml", ROOT / "configs/office_caltech.yaml"])
+    for d in merged["datasets"].values():  # paths as seen from a directory without ../shared
+        if "path" in d:
+            d["path"] = str(tmp_path / "shared/data/office_caltech10_googlenet1024.tar.gz")
+    merged["split_lists"] = {}
+    missing = missing_inputs(validate_params(merged), origin)
+    assert len(missing) == 1
+    assert "configs/office_caltech.yaml: datasets.office_caltech_googlenet.path:" in missing[0]
+    assert "office_caltech10_googlenet1024.tar.gz does not exist" in missing[0]
+    merged["datasets"]["office_caltech_googlenet"]["path"] = "../shared/nope.tar.gz"
+    (msg,) = missing_inputs(validate_params(merged), origin)
+    assert "../shared is a data folder beside the repository" in msg

@@ -34,13 +34,33 @@ def _set_threads(n: int | None) -> None:
         torch.set_num_threads(n)
 
 
+def _schema_path(given: str | None) -> Path:
+    """workflow/schemas/params.schema.yaml: given, in the working directory, or beside the sources."""
+    candidates = [Path(given)] if given else [Path("workflow/schemas/params.schema.yaml"),
+                                              Path(__file__).resolve().parents[2] / "workflow/schemas/params.schema.yaml"]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise ConfigError(f"JSON schema not found: {', '.join(map(str, candidates))}; pass --schema PATH")
+
+
 def cmd_check(a) -> None:
-    import yaml
+    from .config import check_params, config_warnings, merge_params_files, summary
 
-    from .config import validate_params
-
-    params = yaml.safe_load(Path(a.params).read_text())
-    print(json.dumps(validate_params(params), indent=2))
+    files = list(a.params)
+    if a.base and Path(a.base).is_file() and not any(Path(f).resolve() == Path(a.base).resolve() for f in files):
+        files.insert(0, a.base)  # Snakemake reads configfile: params.yaml first, then each --configfile
+    if not files:
+        raise ConfigError(f"no params file: {a.base} does not exist; name one, e.g. mtlbench check params.yaml")
+    merged, origin = merge_params_files(files)
+    resolved = check_params(merged, origin, schema_path=_schema_path(a.schema), default_file=files[-1])
+    for w in config_warnings(resolved):
+        print(f"warning: {w}", file=sys.stderr)
+    if a.json:
+        print(json.dumps(resolved, indent=2))
+    else:
+        print(summary(resolved, files))
+        print("OK")
 
 
 def cmd_download(a) -> None:
@@ -485,8 +505,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mtlbench", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("check", help="validate a params file and print it resolved")
-    s.add_argument("params", nargs="?", default="params.yaml")
+    s = sub.add_parser("check", help="check params files as Snakemake merges them; print a summary",
+                       description="Merge params.yaml and the given files in Snakemake's order (configfile, then "
+                       "each --configfile), apply the library's check and the JSON schema, and print a summary. "
+                       "Example: mtlbench check configs/ett.yaml")
+    s.add_argument("params", nargs="*", metavar="FILE",
+                   help="params files merged in this order over --base (default: just --base)")
+    s.add_argument("--base", default="params.yaml",
+                   help="the Snakefile's configfile, read first when it exists (default: params.yaml); '' for none")
+    s.add_argument("--schema", default=None, help="JSON schema (default: workflow/schemas/params.schema.yaml)")
+    s.add_argument("--json", action="store_true", help="print the resolved configuration (every default) as JSON")
     s.set_defaults(fn=cmd_check)
 
     s = sub.add_parser("gpu-slots", help="print the value for snakemake --resources gpu=N on this machine")

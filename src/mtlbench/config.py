@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -27,6 +29,35 @@ RESOURCE_RULES = ("download", "prepare_release", "index_images", "import_feature
                   "splits", "train", "train_seeds", "train_task_set", "similarity", "grouping", "robustness")
 RESOURCE_KEYS = ("runtime", "mem_mb")
 DATASET_KEYS = ("backbone", "tasks", "enabled", "download", "train_ratios")
+
+
+# every user-chosen name that becomes a file name, a path component, a wildcard or a
+# command-line argument (dataset names, task names, method and estimator labels)
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+NAME_RULE = ("letters, digits, '_' and '-', starting with a letter or a digit, at most 64 characters "
+             "(it becomes a file name and a command-line argument)")
+# largest seed: every generator seeded from it (numpy, torch, the split draws) takes it
+MAX_SEED = 2**31 - 1
+# algorithms that train on tasks of a dataset whose task types they handle (Method.task_types)
+TASK_TYPES = ("classification", "regression")
+
+
+def check_name(name: Any, where: str) -> str:
+    """``name`` if it is a safe name (:data:`NAME_PATTERN`), else a ConfigError naming ``where``."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise ConfigError(f"{where}: {name!r} is not an allowed name; allowed: {NAME_RULE}")
+    return name
+
+
+def _distinct_ratios(ratios: list[float], where: str) -> None:
+    """Two ratios that print alike name the same files (r{ratio:g}): refuse them."""
+    seen: dict[str, float] = {}
+    for r in ratios:
+        key = f"{float(r):g}"
+        if key in seen:
+            raise ConfigError(f"{where}: {seen[key]!r} and {r!r} are the same ratio in file names (r{key}); "
+                              "list each ratio once, with at most 6 significant digits")
+        seen[key] = r
 
 
 def _allowed(values) -> str:
@@ -78,10 +109,14 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             # YAML 1.1 reads 1e-4 as a string; accept numeric strings
             try:
-                return float(value)
+                number = float(value)
             except (TypeError, ValueError):
                 raise ConfigError(f"{where}: expected a number, got {value!r}") from None
-        return float(value)
+        else:
+            number = float(value)
+        if not math.isfinite(number):  # .inf trains to chance, .nan fails inside torch
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
@@ -117,6 +152,23 @@ def require_mapping(value: Any, where: str) -> Mapping:
     return value
 
 
+def _enabled(values: Mapping, where: str) -> bool:
+    """``enabled:`` of an entry: true or false (a string such as "no" is refused)."""
+    value = values.get("enabled", True)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}.enabled: expected true or false, got {value!r}")
+    return value
+
+
+def _check_training_numbers(hparams: Mapping[str, Any], where: str) -> None:
+    """Step sizes > 0 and penalty weights >= 0, for every method that has them."""
+    for key, value in hparams.items():
+        if (key == "lr" or key.endswith("_lr")) and isinstance(value, float) and not value > 0:
+            raise ConfigError(f"{where}.{key}: the learning rate must be > 0, got {value!r}")
+        if key == "weight_decay" and isinstance(value, float) and value < 0:
+            raise ConfigError(f"{where}.{key}: must be >= 0, got {value!r}")
+
+
 def _dataset_ratios(name: str, ratios: Any, time_series: bool) -> list[float]:
     """``datasets.<name>.train_ratios``: the dataset's own ratios instead of the global list.
 
@@ -133,7 +185,57 @@ def _dataset_ratios(name: str, ratios: Any, time_series: bool) -> list[float]:
         if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r <= 1 or (r == 1 and not time_series):
             allowed = "(0, 1] (the share of the training part, latest windows)" if time_series else "(0, 1)"
             raise ConfigError(f"{where}: {r!r} is not a fraction in {allowed}")
+    _distinct_ratios(ratios, where)
     return [float(r) for r in ratios]
+
+
+def dataset_task_types(name: str, entry: Mapping[str, Any], registry: Mapping) -> set[str]:
+    """The task types of a resolved dataset entry (own-data kinds are classification)."""
+    spec = registry.get(name)
+    if spec is None or "kind" in entry:
+        return {"classification"}
+    return {spec.task_type(t) for t in entry["tasks"]}
+
+
+def _check_methods_fit_datasets(datasets: dict, methods: dict, registry_methods: Mapping,
+                                registry_datasets: Mapping) -> None:
+    """At least one enabled method when a dataset is enabled, and every enabled method
+    handles the task types of every enabled dataset (else its jobs fail after others ran)."""
+    enabled = [d for d, s in datasets.items() if s["enabled"]]
+    if not methods:
+        raise ConfigError("methods: no method is listed; allowed: " + _allowed(registry_methods))
+    active = [m for m, s in methods.items() if s["enabled"]]
+    if enabled and not active:
+        raise ConfigError(f"methods: every method is disabled (enabled: false), but datasets {_allowed(enabled)} "
+                          f"are enabled; enable one of {_allowed(methods)}")
+    for d in enabled:
+        types_ = dataset_task_types(d, datasets[d], registry_datasets)
+        for m in active:
+            algorithm = methods[m]["method"]
+            handles = set(getattr(registry_methods[algorithm], "task_types", ("classification",)))
+            if not types_ <= handles:
+                fitting = [x for x in active if types_ <= set(getattr(registry_methods[methods[x]["method"]],
+                                                                      "task_types", ("classification",)))]
+                raise ConfigError(f"methods.{m}: {algorithm!r} handles {' and '.join(sorted(handles))} tasks only, "
+                                  f"and the enabled dataset {d!r} has {' and '.join(sorted(types_))} tasks; "
+                                  f"set methods.{m}.enabled: false or datasets.{d}.enabled: false "
+                                  f"(enabled methods that fit: {_allowed(fitting) or 'none'})")
+
+
+def config_warnings(resolved: Mapping[str, Any]) -> list[str]:
+    """Settings that run but are unlikely to be meant, each naming the key (printed by
+    ``mtlbench check`` and before any Snakemake job)."""
+    out = []
+    sharing = ("vmtl", "vmtl_ac")  # priors mix the *other* tasks' posteriors: none with one task
+    for d, spec in resolved["datasets"].items():
+        if not spec["enabled"] or len(spec["tasks"]) > 1:
+            continue
+        for m, entry in resolved["methods"].items():
+            if entry["enabled"] and entry["method"] in sharing:
+                out.append(f"methods.{m}: {entry['method']!r} on the single-task dataset {d!r} "
+                           f"(datasets.{d}.tasks: {spec['tasks']}) has no other task to share with; "
+                           "with one task it uses standard normal priors, i.e. it is VSTL (methods.vstl)")
+    return out
 
 
 def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,6 +262,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
     datasets = {}
     for name, values in require_mapping(params.get("datasets"), "datasets").items():
+        check_name(name, f"datasets.{name!r}")
         if isinstance(values, Mapping) and "kind" in values:
             # a generic kind (image_folder, feature_file) that brings its own data
             from .data.kinds import kind_config
@@ -176,6 +279,9 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
             if not tasks:
                 raise ConfigError(f"datasets.{name}.tasks: list the tasks in order (the DAG names its jobs "
                                   "by them)" + (" or give files: {task: file}" if cfg.kind == "feature_file" else ""))
+            for t in tasks:
+                check_name(t, f"datasets.{name}.tasks")
+            _enabled(values, f"datasets.{name}")
             source = dataclasses.asdict(cfg)
             datasets[name] = {"kind": cfg.kind, "backbone": backbone or "precomputed",
                               "tasks": tasks,
@@ -190,6 +296,9 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         for key in values:
             if key not in DATASET_KEYS:
                 raise unknown_key_error(f"datasets.{name}", key, DATASET_KEYS)
+        if "tasks" in values and (not isinstance(values["tasks"], list) or not values["tasks"]):
+            raise ConfigError(f"datasets.{name}.tasks: expected a non-empty list of tasks (omit the key for all); "
+                              f"allowed: {_allowed(spec.tasks)}")
         tasks = list(values.get("tasks") or spec.tasks)
         for t in tasks:
             if t not in spec.tasks:
@@ -205,7 +314,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"datasets.{name}.backbone: {backbone!r} takes {BACKBONES[backbone].input}, "
                               f"{name} holds {wants}; allowed: {_allowed(fitting)}")
         backbones.setdefault(backbone, dataclasses.asdict(BACKBONES[backbone].Config()))
-        datasets[name] = {"backbone": backbone, "tasks": tasks, "enabled": bool(values.get("enabled", True))}
+        datasets[name] = {"backbone": backbone, "tasks": tasks, "enabled": _enabled(values, f"datasets.{name}")}
         if "train_ratios" in values or spec.time_series:
             datasets[name]["train_ratios"] = _dataset_ratios(name, values.get("train_ratios"), spec.time_series)
         if "download" in values:  # URL / checksum overrides of a real release (mtlbench.data.releases)
@@ -219,14 +328,17 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
     methods = {}
     for label, values in require_mapping(params.get("methods"), "methods").items():
+        check_name(label, f"methods.{label!r}")
         values = dict(require_mapping(values, f"methods.{label}"))
+        enabled = _enabled(values, f"methods.{label}")
         algorithm = values.pop("method", label)
-        enabled = values.pop("enabled", True)
+        values.pop("enabled", None)
         if algorithm not in METHODS:
             where = f"methods.{label}.method" if algorithm != label else "methods"
             raise unknown_key_error(where, algorithm, METHODS)
         hp = build_dataclass(METHODS[algorithm].Hparams, values, f"methods.{label}")
-        methods[label] = {"method": algorithm, "enabled": bool(enabled), "hparams": dataclasses.asdict(hp),
+        _check_training_numbers(dataclasses.asdict(hp), f"methods.{label}")
+        methods[label] = {"method": algorithm, "enabled": enabled, "hparams": dataclasses.asdict(hp),
                           # all seeds trained as one batched model (mtlbench train-seeds)
                           "batched_seeds": hasattr(METHODS[algorithm], "fit_predict_many")}
 
@@ -236,9 +348,15 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     for r in ratios:
         if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r < 1:
             raise ConfigError(f"train_ratios: {r!r} is not a fraction in (0, 1)")
+    _distinct_ratios(ratios, "train_ratios")
     seeds = params.get("seeds", [0, 1, 2])
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
-        raise ConfigError(f"seeds: expected a non-empty list of non-negative integers, got {seeds!r}")
+    if not isinstance(seeds, list) or not seeds or not all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in seeds):
+        raise ConfigError(f"seeds: expected a non-empty list of integers in [0, {MAX_SEED}], got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        twice = sorted({s for s in seeds if seeds.count(s) > 1})
+        raise ConfigError(f"seeds: seed {twice[0]} is listed twice; list each seed once, got {seeds!r}")
+    _check_methods_fit_datasets(datasets, methods, METHODS, DATASETS)
     device = params.get("device", "auto")
     if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise ConfigError(f"device: {device!r} is not allowed; allowed: 'auto', 'cpu', 'cuda', 'cuda:N'")
@@ -248,6 +366,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         # published split lists (mtlbench.published_splits): audit, and a split source
         from .published_splits import SplitListConfig
 
+        check_name(name, f"split_lists.{name!r}")
         cfg = build_dataclass(SplitListConfig, require_mapping(values, f"split_lists.{name}"), f"split_lists.{name}")
         if cfg.dataset is not None and cfg.dataset not in datasets:
             raise ConfigError(f"split_lists.{name}.dataset: {cfg.dataset!r} is not a dataset of this file; "
@@ -264,6 +383,8 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         from .grouping.params import validate_grouping, validate_similarity
 
         sections["similarity"] = validate_similarity(params.get("similarity"), datasets)
+        for label in sections["similarity"].get("estimators", {}):
+            check_name(label, f"similarity.estimators.{label!r}")
         sections["grouping"] = validate_grouping(params.get("grouping"), datasets,
                                                  sections["similarity"]["estimators"])
 
@@ -337,3 +458,176 @@ def validate_params_cached(params: Mapping[str, Any], cache_dir) -> dict[str, An
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(resolved, indent=2, default=_json_default) + "\n")
     return resolved
+
+
+# --- params files as Snakemake merges them, and errors that name the file of the key ---
+
+def merge_params_files(paths) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """Load YAML ``paths`` and merge each over the ones before it, as Snakemake merges
+    ``configfile:`` and every ``--configfile`` (``snakemake.utils.update_config``: a
+    mapping is merged key by key, any other value replaces).
+
+    Returns the merged mapping and, for every key path set, the file that set it last.
+    """
+    import yaml
+
+    from pathlib import Path
+
+    merged: dict[str, Any] = {}
+    origin: dict[tuple[str, ...], str] = {}
+
+    def merge(into: dict, new: Mapping, prefix: tuple[str, ...], path: str) -> None:
+        for key, value in new.items():
+            where = prefix + (str(key),)
+            origin[where] = path
+            if isinstance(value, Mapping):
+                sub = into.get(key)
+                into[key] = sub = dict(sub) if isinstance(sub, Mapping) else {}
+                merge(sub, value, where, path)
+            else:
+                into[key] = value
+
+    for path in paths:
+        try:
+            data = yaml.safe_load(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such params file") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        if data is None:
+            continue
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
+        merge(merged, data, (), str(path))
+    return merged, origin
+
+
+_KEY_TOKEN = r"(?:'[^']*'|[A-Za-z0-9_\-]+)"
+_KEY_PATH = re.compile(rf"(?:unknown key )?({_KEY_TOKEN}(?:\.{_KEY_TOKEN})*)")
+
+
+def error_key(message: str) -> tuple[str, ...]:
+    """The dotted key path a ConfigError message starts with (``a.b.c: ...`` or
+    ``unknown key a.b.'c' ...``), as a tuple; () when there is none."""
+    m = _KEY_PATH.match(message)
+    if not m:
+        return ()
+    tokens = re.findall(_KEY_TOKEN, m.group(1))
+    return tuple(re.sub(r"\[\d+\]$", "", t.strip("'")) for t in tokens)
+
+
+def file_of(key: tuple[str, ...], origin: Mapping[tuple[str, ...], str], default: str) -> str:
+    """The file that set ``key`` or the nearest enclosing key that a file set."""
+    for n in range(len(key), 0, -1):
+        if key[:n] in origin:
+            return origin[key[:n]]
+    return default
+
+
+def _schema_errors(params: Mapping[str, Any], schema_path) -> ConfigError | None:
+    """The first JSON-schema violation of ``params`` as a ConfigError naming the key."""
+    import jsonschema
+    import yaml
+
+    from pathlib import Path
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(json.loads(json.dumps(params))),
+                    key=lambda e: list(map(str, e.absolute_path)))
+    if not errors:
+        return None
+    e = errors[0]
+    where = ".".join(str(p) for p in e.absolute_path)
+    if e.validator == "additionalProperties" and not e.absolute_path:
+        where = ""
+    return ConfigError(f"{where + ': ' if where else ''}{e.message} (workflow/schemas/params.schema.yaml)")
+
+
+def check_params(params: Mapping[str, Any], origin: Mapping[tuple[str, ...], str] | None = None,
+                 schema_path=None, cache_dir=None, default_file: str = "params.yaml") -> dict[str, Any]:
+    """What runs before any Snakemake job: the library's check (:func:`validate_params`,
+    remembered in ``cache_dir`` when given), then the JSON schema at ``schema_path``.
+
+    A ConfigError is re-raised with the file its key came from (``origin``, from
+    :func:`merge_params_files`) in front: ``configs/ett.yaml: robustness.methods: ...``.
+    """
+    try:
+        resolved = validate_params_cached(params, cache_dir) if cache_dir is not None else validate_params(params)
+        if schema_path is not None and (err := _schema_errors(params, schema_path)) is not None:
+            raise err
+    except ConfigError as e:
+        where = file_of(error_key(str(e)), origin or {}, default_file)
+        raise ConfigError(f"{where}: {e}") from None
+    return resolved
+
+
+def planned_training_jobs(resolved: Mapping[str, Any]) -> dict[str, int]:
+    """Training and robustness jobs of the resolved configuration (one per method, ratio
+    and seed; one per ratio for a batched-seed method), per enabled dataset."""
+    methods = [m for m in resolved["methods"].values() if m["enabled"]]
+    seeds = len(resolved["seeds"])
+    out = {}
+    for d, spec in resolved["datasets"].items():
+        if not spec["enabled"]:
+            continue
+        ratios = len(spec.get("train_ratios") or resolved["train_ratios"])
+        out[d] = sum(ratios * (1 if m["batched_seeds"] else seeds) for m in methods)
+    rob = resolved.get("robustness") or {}
+    if rob.get("datasets"):
+        out["robustness"] = len(rob["datasets"]) * len(rob["methods"]) * len(rob["ratios"]) * seeds
+    return out
+
+
+def summary(resolved: Mapping[str, Any], files) -> str:
+    """A few lines: datasets and tasks, methods, ratios, seeds, the training jobs planned."""
+    lines = [f"params: {' + '.join(map(str, files))} (merged in this order, as Snakemake does)"]
+    for d, spec in resolved["datasets"].items():
+        if spec["enabled"]:
+            ratios = spec.get("train_ratios") or resolved["train_ratios"]
+            lines.append(f"dataset {d}: {len(spec['tasks'])} tasks ({', '.join(spec['tasks'])}), "
+                         f"backbone {spec['backbone']}, train ratios {', '.join(f'{r:g}' for r in ratios)}")
+    off = [d for d, s in resolved["datasets"].items() if not s["enabled"]]
+    if off:
+        lines.append(f"datasets off: {', '.join(off)}")
+    on = [m for m, s in resolved["methods"].items() if s["enabled"]]
+    lines.append(f"methods ({len(on)}): {', '.join(on) or 'none'}")
+    lines.append(f"seeds: {', '.join(map(str, resolved['seeds']))}; device: {resolved['device']}")
+    sim = (resolved.get("similarity") or {}).get("datasets") or []
+    if sim:
+        lines.append(f"similarity and grouping on: {', '.join(sim)}; budgets "
+                     f"{', '.join(map(str, (resolved.get('grouping') or {}).get('budgets', [])))}")
+    jobs = planned_training_jobs(resolved)
+    if jobs:
+        lines.append("training jobs planned: " + ", ".join(f"{k} {v}" for k, v in jobs.items())
+                     + f" ({sum(jobs.values())} in all; data, table, similarity and grouping jobs come on top: "
+                     "`snakemake -n` lists every job)")
+    return "\n".join(lines)
+
+
+def missing_inputs(resolved: Mapping[str, Any], origin: Mapping[tuple[str, ...], str] | None = None,
+                   default_file: str = "params.yaml") -> list[str]:
+    """Input files outside the pipeline (own-data datasets, published split lists) that do
+    not exist, each as one message naming the key, its file and where the data comes from."""
+    from pathlib import Path
+
+    origin = origin or {}
+    wanted = []
+    for d, spec in resolved["datasets"].items():
+        if spec["enabled"] and "kind" in spec:
+            key = "path" if spec["kind"] == "feature_file" else "root"
+            wanted.append((("datasets", d, key), spec["source"][key]))
+    for name, entry in (resolved.get("split_lists") or {}).items():
+        wanted.append((("split_lists", name, "lists"), entry["lists"]))
+    out = []
+    for key, path in wanted:
+        if Path(path).exists():
+            continue
+        where = file_of(key, origin, default_file)
+        shared = Path(path).as_posix().startswith("../shared/")
+        hint = ("../shared is a data folder beside the repository, not part of it (its README lists each file "
+                "and its sha256); place the file there, " if shared else "")
+        off = (f"switch the dataset off (datasets.{key[1]}.enabled: false)" if key[0] == "datasets"
+               else f"remove split_lists.{key[1]}")
+        out.append(f"{where}: {'.'.join(key)}: {path} does not exist; {hint}point {'.'.join(key)} at your copy, "
+                   f"or {off} (docs/data.md)")
+    return out

@@ -7,6 +7,7 @@ half-written output behind: the file appears under its final name only once comp
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -15,15 +16,39 @@ from pathlib import Path
 from typing import Any
 
 
+def temporary_name(path: str | os.PathLike, pid: int | None = None) -> Path:
+    """``dir/.name.<pid>.tmp``: where :func:`atomic_path` writes ``dir/name`` first."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid() if pid is None else pid}.tmp")
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries of ``path`` left by other processes (a killed job), and
+    return them.  Snakemake never runs two jobs with the same output at once, so a job
+    that is about to write ``path`` owns every temporary of it."""
+    path = Path(path)
+    own = temporary_name(path).name
+    removed = []
+    if path.parent.is_dir():
+        for p in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            if p.name != own and p.name[len(path.name) + 2:-4].isdigit():
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+                    removed.append(p)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
     On an exception the temporary file is removed and ``path`` is left untouched.
+    Temporaries of ``path`` that a killed process left are removed first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    remove_stale_temporaries(path)
+    tmp = temporary_name(path)
     try:
         yield tmp
         os.replace(tmp, path)

@@ -95,6 +95,8 @@ def validate_robustness(section: Any, datasets: dict, methods: dict, train_ratio
         if d not in ok_datasets:
             raise ConfigError(f"robustness.datasets: {d!r} is not an enabled classification dataset of this file; "
                               f"allowed: {', '.join(map(repr, ok_datasets)) or 'none'}")
+    if not names("datasets"):  # no robustness jobs: the methods and ratios listed are not used
+        return {"datasets": [], "methods": [], "ratios": [], "eps": []}
     ok_methods = [m for m, s in methods.items() if s["enabled"] and s["method"] in PREDICTOR_ALGORITHMS]
     for m in names("methods"):
         if m not in ok_methods:

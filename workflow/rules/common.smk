@@ -1,18 +1,36 @@
 # Config validation and input functions; no stage logic lives here.
 import json
+import os
+import sys
 
-from snakemake.utils import validate
+from snakemake.logging import logger
 
-from mtlbench.config import validate_params_cached
+from mtlbench.config import check_params, config_warnings, merge_params_files, missing_inputs
 from mtlbench.errors import ConfigError
+from mtlbench.runstate import clear_stale_lock
 
+# the rules call `mtlbench`: find it beside this Python (the venv's) even when the venv
+# is not activated (`.venv/bin/snakemake ...`)
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
-# the library's check first: it names the key and the allowed values
+# params.yaml, then every --configfile (Snakemake's order): the library's check, then the
+# JSON schema; an error names the file its key came from, the key and the allowed values
+CONFIG_FILES = [str(f) for f in workflow.configfiles]
 try:
-    P = validate_params_cached(config, ".snakemake/mtlbench")
+    _, _ORIGIN = merge_params_files(CONFIG_FILES)
+    P = check_params(config, _ORIGIN, schema_path=os.path.join(workflow.current_basedir, "../schemas/params.schema.yaml"),
+                     cache_dir=".snakemake/mtlbench", default_file=CONFIG_FILES[-1] if CONFIG_FILES else "params.yaml")
 except ConfigError as e:
-    raise WorkflowError(f"params.yaml: {e}") from None
-validate(config, "../schemas/params.schema.yaml")
+    raise WorkflowError(str(e)) from None
+if workflow.is_main_process:
+    for _w in config_warnings(P):
+        logger.warning(f"warning: {_w}")
+    _missing = missing_inputs(P, _ORIGIN, CONFIG_FILES[-1] if CONFIG_FILES else "params.yaml")
+    if _missing:
+        raise WorkflowError("\n".join(_missing))
+    _stale = clear_stale_lock(".")
+    if _stale:
+        logger.warning(_stale)
 
 RATIOS = [f"{r:g}" for r in P["train_ratios"]]
 SEEDS = [str(s) for s in P["seeds"]]

@@ -30,7 +30,7 @@ rule index_images:
     log:
         "logs/download/{dataset}.log",
     shell:
-        "mtlbench index-images --dataset {wildcards.dataset} --config '{params.config}'"
+        "mtlbench index-images --dataset {wildcards.dataset} --config {params.config:q}"
         " --out data/raw/{wildcards.dataset} > {log} 2>&1"
 
 
@@ -49,7 +49,7 @@ rule import_features:
     log:
         "logs/features/{dataset}_precomputed.log",
     shell:
-        "mtlbench import-features --dataset {wildcards.dataset} --config '{params.config}'"
+        "mtlbench import-features --dataset {wildcards.dataset} --config {params.config:q}"
         " --out {output} > {log} 2>&1"
 
 
@@ -70,4 +70,4 @@ rule prepare_release:
     shell:
         "mtlbench prepare --dataset {wildcards.dataset} --out data/raw/{wildcards.dataset}"
         " --downloads data/raw/downloads --lock data/raw/downloads.lock.json"
-        " --overrides '{params.overrides}' > {log} 2>&1"
+        " --overrides {params.overrides:q} > {log} 2>&1"

@@ -17,7 +17,7 @@ rule features:
         "logs/features/{dataset}_{backbone}.log",
     shell:
         "mtlbench features --raw data/raw/{wildcards.dataset} --backbone {wildcards.backbone}"
-        " --config '{params.config}' --device {params.device} --threads {threads} --workers {threads}"
+        " --config {params.config:q} --device {params.device} --threads {threads} --workers {threads}"
         " --out {output} > {log} 2>&1"
 
 
@@ -48,7 +48,7 @@ rule features_files:
         "logs/features/{dataset}_vgg16_fc7.log",
     shell:
         "mtlbench features-files --raw data/raw/{wildcards.dataset} --out {output}"
-        " --config '{params.config}' --device {params.device} --threads {threads}"
+        " --config {params.config:q} --device {params.device} --threads {threads}"
         " --workers {params.workers} --shard-size {params.shard_size} --decode {params.decode}"
         " --prefetch {params.prefetch} {params.draft} {params.skip} > {log} 2>&1"
 

@@ -65,7 +65,7 @@ checkpoint grouping:
         "results/grouping/{dataset}/B{budget}/{name}.json",
     wildcard_constraints:
         budget="[0-9]+",
-        name="[A-Za-z0-9_]+",
+        name="[A-Za-z0-9_-]+",
     params:
         solver=grouping_args,
         tasks=lambda wc: tasks_of(wc.dataset),

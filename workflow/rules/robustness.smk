@@ -37,7 +37,7 @@ rule robustness:
     shell:
         "mtlbench robustness --features {input.features} --split {input.split} --out {output}"
         " --dataset {wildcards.dataset} --tasks {params.tasks} --method {wildcards.method}"
-        " --algorithm {params.algorithm} --hparams '{params.hparams}' --eps {params.eps}"
+        " --algorithm {params.algorithm} --hparams {params.hparams:q} --eps {params.eps}"
         " --ratio {wildcards.ratio} --seed {wildcards.seed} --device {params.device}"
         f" --threads {{threads}} --gpu-lock-dir {GPU_LOCKS} > {{log}} 2>&1"
 

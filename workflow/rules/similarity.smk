@@ -54,7 +54,7 @@ rule similarity:
         "logs/similarity/{dataset}_{label}.log",
     shell:
         "mtlbench similarity --estimator {params.estimator} --name {wildcards.label} --dataset {wildcards.dataset}"
-        " --tasks {params.tasks} --features {input.features} --split {input.split} --settings '{params.settings}'"
+        " --tasks {params.tasks} --features {input.features} --split {input.split} --settings {params.settings:q}"
         " --seed 0 --device {params.device} --threads 1 --quiet --out {output} > {log} 2>&1"
 
 
@@ -74,7 +74,7 @@ rule similarity_learned:
         "logs/similarity/{dataset}_{label}.log",
     shell:
         "mtlbench similarity --estimator learned --name {wildcards.label} --dataset {wildcards.dataset}"
-        " --tasks {params.tasks} --runs {input} --settings '{params.settings}' --out {output} > {log} 2>&1"
+        " --tasks {params.tasks} --runs {input} --settings {params.settings:q} --out {output} > {log} 2>&1"
 
 
 rule train_task_set:
@@ -85,7 +85,7 @@ rule train_task_set:
     output:
         "results/similarity/{dataset}/task_sets/{taskset}.json",
     wildcard_constraints:
-        taskset="[A-Za-z0-9_+]+",
+        taskset="[A-Za-z0-9_+-]+",
     params:
         tasks=lambda wc: wc.taskset.replace("+", ","),
         seeds=" ".join(SEEDS),
@@ -100,7 +100,7 @@ rule train_task_set:
         "logs/similarity/{dataset}_task_sets/{taskset}.log",
     shell:
         "mtlbench train-task-set --features {input.features} --splits {input.splits} --seeds {params.seeds}"
-        " --tasks {params.tasks} --hparams '{params.hparams}' --device {params.device} --threads {threads}"
+        " --tasks {params.tasks} --hparams {params.hparams:q} --device {params.device} --threads {threads}"
         " --quiet --out {output} > {log} 2>&1"
 
 

@@ -31,7 +31,7 @@ rule published_split:
     log:
         "logs/splits/{dataset}_r{ratio}_s{seed}.log",
     shell:
-        "mtlbench published-split --raw data/raw/{wildcards.dataset} --config '{params.config}'"
+        "mtlbench published-split --raw data/raw/{wildcards.dataset} --config {params.config:q}"
         " --ratio {wildcards.ratio} --out {output} > {log} 2>&1"
 
 
@@ -46,5 +46,5 @@ rule split_audit:
     log:
         "logs/tables/split_audit.log",
     shell:
-        "mtlbench audit-splits --config '{params.config}' --ratios {params.ratios} --raw-root data/raw"
+        "mtlbench audit-splits --config {params.config:q} --ratios {params.ratios} --raw-root data/raw"
         " --out-stem results/tables/split_audit > {log} 2>&1"

@@ -21,7 +21,7 @@ rule train:
     shell:
         "mtlbench train --features {input.features} --split {input.split} --out {output}"
         " --dataset {wildcards.dataset} --tasks {params.tasks} --method {wildcards.method}"
-        " --algorithm {params.algorithm} --hparams '{params.hparams}'"
+        " --algorithm {params.algorithm} --hparams {params.hparams:q}"
         " --ratio {wildcards.ratio} --seed {wildcards.seed} --device {params.device}"
         f" --threads {{threads}} --gpu-lock-dir {GPU_LOCKS} > {{log}} 2>&1"
 
@@ -52,6 +52,6 @@ rule train_seeds:
     shell:
         "mtlbench train-seeds --features {input.features} --splits {input.splits} --out {output}"
         " --seeds {params.seeds} --dataset {wildcards.dataset} --tasks {params.tasks}"
-        " --method {wildcards.method} --algorithm {params.algorithm} --hparams '{params.hparams}'"
+        " --method {wildcards.method} --algorithm {params.algorithm} --hparams {params.hparams:q}"
         " --ratio {wildcards.ratio} --device {params.device}"
         f" --threads {{threads}} --gpu-lock-dir {GPU_LOCKS} > {{log}} 2>&1"

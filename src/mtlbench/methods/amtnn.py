@@ -196,6 +196,7 @@ class AMTNN(Method):
     """Shared machinery of both variants; ``divergence`` is "h" or "w"."""
 
     divergence: str = "h"
+    task_types = ("classification", "regression")  # regression: all tasks of a problem (module docstring)
 
     def fit_predict(self, problem: Problem, seed: int, device: str = "cpu", progress: bool = True) -> MethodResult:
         hp: AMTNNHparams = self.hp

@@ -80,6 +80,9 @@ class Method(ABC):
 
     name: ClassVar[str]
     Hparams: ClassVar[type]
+    # the task types it trains on; params.yaml is refused before any job when an enabled
+    # dataset has a task of another type (mtlbench.config)
+    task_types: ClassVar[tuple[str, ...]] = ("classification",)
 
     def __init__(self, hparams):
         self.hp = hparams

@@ -77,6 +77,7 @@ class BMTL(Method):
     """Eq. (1) of the module docstring, hard sharing with one head per task."""
 
     name = "bmtl"
+    task_types = ("classification", "regression")
     Hparams = BMTLHparams
 
     def fit_predict(self, problem: Problem, seed: int, device: str = "cpu", progress: bool = True) -> MethodResult:

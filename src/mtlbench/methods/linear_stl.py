@@ -123,6 +123,7 @@ class LinearSTL(Method):
     """Equation (1) (classification) or (2) (regression) per task, no sharing."""
 
     name = "linear_stl"
+    task_types = ("classification", "regression")
     Hparams = LinearHparams
 
     def fit_predict(self, problem: Problem, seed: int, device: str = "cpu", progress: bool = True) -> MethodResult:

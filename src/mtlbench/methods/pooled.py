@@ -42,6 +42,7 @@ class PooledHparams(MLPHparams):
 
 class Pooled(Method):
     name = "pooled"
+    task_types = ("classification", "regression")
     Hparams = PooledHparams
 
     def fit_predict(self, problem: Problem, seed: int, device: str = "cpu", progress: bool = True) -> MethodResult:

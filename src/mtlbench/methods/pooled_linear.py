@@ -37,6 +37,7 @@ def pool_training(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
 
 class PooledLinear(Method):
     name = "pooled_linear"
+    task_types = ("classification", "regression")
     Hparams = LinearHparams
 
     def fit_predict(self, problem: Problem, seed: int, device: str = "cpu", progress: bool = True) -> MethodResult:

@@ -31,6 +31,7 @@ class STLHparams(MLPHparams):
 
 class STL(Method):
     name = "stl"
+    task_types = ("classification", "regression")
     Hparams = STLHparams
 
     def fit_predict(self, problem: Problem, seed: int, device: str = "cpu", progress: bool = True) -> MethodResult:
