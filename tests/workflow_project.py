@@ -1,6 +1,6 @@
 """Helpers for tests that run the workflow in a temporary project (not a test module).
 
-A project is a copy of the Snakefile, workflow/, dvc.yaml and .dvcignore, a symlink to
+A project is a copy of the Snakefile, workflow/, profiles/, dvc.yaml and .dvcignore, a symlink to
 the library sources (dvc.yaml's deps name them) and its own params.yaml.
 """
 
@@ -62,6 +62,7 @@ def make_project(d: Path, params: dict) -> Path:
     for name in ("Snakefile", "dvc.yaml", ".dvcignore"):
         shutil.copy(ROOT / name, d / name)
     shutil.copytree(ROOT / "workflow", d / "workflow")
+    shutil.copytree(ROOT / "profiles", d / "profiles")  # Snakemake's default workflow profile
     (d / "src").symlink_to(ROOT / "src")
     (d / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return d

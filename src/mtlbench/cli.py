@@ -782,8 +782,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _remove_stale_temporaries(args) -> None:
+    """At job start: the temporaries a killed job left beside this job's outputs."""
+    from .io import remove_stale_temporaries
+
+    out = getattr(args, "out", None)
+    for path in (out if isinstance(out, list) else [out]) if out else []:
+        remove_stale_temporaries(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _remove_stale_temporaries(args)
     try:
         args.fn(args)
     except MtlbenchError as e:

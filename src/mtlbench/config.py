@@ -469,9 +469,9 @@ def merge_params_files(paths) -> tuple[dict[str, Any], dict[tuple[str, ...], str
 
     Returns the merged mapping and, for every key path set, the file that set it last.
     """
-    import yaml
-
     from pathlib import Path
+
+    import yaml
 
     merged: dict[str, Any] = {}
     origin: dict[tuple[str, ...], str] = {}
@@ -526,10 +526,10 @@ def file_of(key: tuple[str, ...], origin: Mapping[tuple[str, ...], str], default
 
 def _schema_errors(params: Mapping[str, Any], schema_path) -> ConfigError | None:
     """The first JSON-schema violation of ``params`` as a ConfigError naming the key."""
+    from pathlib import Path
+
     import jsonschema
     import yaml
-
-    from pathlib import Path
 
     schema = yaml.safe_load(Path(schema_path).read_text())
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(json.loads(json.dumps(params))),
