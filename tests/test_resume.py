@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from workflow_project import TINY_ONE, make_project
 
 pytestmark = pytest.mark.workflow
