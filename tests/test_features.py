@@ -40,6 +40,20 @@ def test_features_table_refuses_nan(tmp_path):
     assert not (tmp_path / "f.parquet").exists()
 
 
+def test_truncated_features_table_names_the_file_and_the_remedy(tmp_path):
+    """A features Parquet cut short (a copy interrupted, a full disk): a DataError naming the
+    file and what to do, for every reader (the table, its metadata, a split file)."""
+    from mtlbench.splits import read_split
+
+    path = tmp_path / "pixels.parquet"
+    x = np.arange(40, dtype=np.float32).reshape(10, 4)
+    write_features(path, [f"s{i}" for i in range(10)], ["a"] * 10, [0, 1] * 5, x, {"backbone": "pixels"})
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    for read in (read_features, read_metadata, read_split):
+        with pytest.raises(DataError, match=rf"{path}: the .* is damaged or truncated .*rm {path} && snakemake {path}"):
+            read(path)
+
+
 def test_pixels_normalised_and_flat():
     imgs = np.zeros((2, 3, 4, 4), dtype=np.uint8)
     imgs[1] = 255

@@ -96,3 +96,20 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, os.PathLike):
         return os.fspath(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_parquet(path: str | os.PathLike, what: str, schema_only: bool = False, **kwargs):
+    """``pyarrow.parquet.read_table(path, **kwargs)`` (or its schema), with a damaged or
+    truncated file reported as a DataError naming the file and the remedy."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .errors import DataError
+
+    try:
+        return pq.read_schema(path) if schema_only else pq.read_table(path, **kwargs)
+    except (pa.ArrowException, OSError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise DataError(f"{path}: the {what} is damaged or truncated ({type(e).__name__}: {e}); "
+                        f"delete it and let the pipeline write it again: rm {path} && snakemake {path}") from None

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from .errors import DataError
 from .features.table import META_KEY
-from .io import atomic_path, sha256_text
+from .io import atomic_path, read_parquet, sha256_text
 
 
 def _n_train(n: int, ratio: float) -> int:
@@ -110,6 +110,6 @@ def read_split(path: str | Path) -> tuple[pd.DataFrame, dict]:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: split file not found; run the splits stage first")
-    table = pq.read_table(path)
+    table = read_parquet(path, "split file")
     meta = json.loads((table.schema.metadata or {}).get(META_KEY, b"{}"))
     return table.to_pandas(), meta

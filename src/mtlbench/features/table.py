@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import DataError
-from ..io import atomic_path
+from ..io import atomic_path, read_parquet
 
 META_KEY = b"mtlbench"
 COLUMNS = ("sample_id", "task", "label", "feature")
@@ -68,7 +68,7 @@ def features_table(sample_id, task, label, feature: np.ndarray, metadata: dict) 
 
 
 def read_metadata(path: str | Path) -> dict:
-    meta = pq.read_schema(path).metadata or {}
+    meta = read_parquet(path, "features table", schema_only=True).metadata or {}
     if META_KEY not in meta:
         raise DataError(f"{path}: not a features table (no {META_KEY.decode()!r} metadata)")
     return json.loads(meta[META_KEY])
@@ -79,7 +79,7 @@ def read_features(path: str | Path, columns=COLUMNS) -> FeatureTable:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: features table not found; run the features stage first")
-    table = pq.read_table(path, columns=list(columns))
+    table = read_parquet(path, "features table", columns=list(columns))
     missing = [c for c in columns if c not in table.column_names]
     if missing:
         raise DataError(f"{path}: missing columns {missing}")
