@@ -1,3 +1,4 @@
+# make quick : set up .venv (if missing) and run every stage on a reduced configuration (minutes)
 # make run   : set up .venv (if missing) and run the default pipeline (offline, embedded data)
 # make test  : set up .venv (if missing) and run the test suite
 PYTHON ?= python3
@@ -10,7 +11,7 @@ CORES  ?= all
 STAMP  := $(VENV)/.mtlbench-installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run audit test lint bench clean-results
+.PHONY: quick run audit test lint bench clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +19,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+# every stage of the DAG on configs/quick.yaml, then the HTML report of it
+quick: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=$$($(BIN)/mtlbench gpu-slots) --configfile configs/quick.yaml
+	$(BIN)/snakemake --configfile configs/quick.yaml --report results/report_quick.html
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=$$($(BIN)/mtlbench gpu-slots)
