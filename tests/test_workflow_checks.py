@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from workflow_project import ROOT, TINY_ONE, make_project, sh
 
 pytestmark = pytest.mark.workflow
