@@ -501,9 +501,58 @@ def cmd_evaluate_groupings(a) -> None:
 
 
 
+# help of the arguments many commands share, by destination (a command's own help wins)
+ARG_HELP = {
+    "dataset": "dataset name (a key of params.yaml datasets:)",
+    "tasks": "task names, comma-separated, in the dataset's order",
+    "method": "the method's label in params.yaml methods: (the name in tables and file paths)",
+    "algorithm": "registered method name (default: --method)",
+    "hparams": "hyper-parameters as JSON (mtlbench check --json prints them per method)",
+    "features": "features table: data/features/{dataset}/{backbone}.parquet",
+    "split": "split file: data/splits/{dataset}/r{ratio}_s{seed}.parquet",
+    "ratio": "train ratio, e.g. 0.1 (the share of each task and class used for training)",
+    "ratios": "train ratios, comma-separated, e.g. 0.05,0.1,0.2",
+    "seed": "random seed (data sampling and initialisation)",
+    "seeds": "seeds, one per split file, in the same order",
+    "runs": "run JSONs: results/runs/{dataset}/{method}/r{ratio}_s{seed}.json",
+    "run": "one run JSON",
+    "records": "task-set record JSONs: results/similarity/{dataset}/task_sets/*.json",
+    "methods": "method labels, comma-separated, in table order",
+    "metrics": "metrics, comma-separated: accuracy, mse, mae",
+    "metric": "accuracy | mse | mae",
+    "out": "output file (written under a temporary name, then renamed)",
+    "out_dir": "output folder",
+    "raw": "raw folder: data/raw/{dataset}",
+    "backbone": "backbone name: pixels | vgg16_fc7 | window",
+    "gain": "transfer_gain similarity JSON: results/similarity/{dataset}/transfer_gain.json",
+    "estimates": "similarity JSONs of the estimators",
+    "groupings": "grouping JSONs: results/grouping/{dataset}/B{budget}/*.json",
+    "figure": "also write the heat map to this PNG",
+    "solver": "grouping program or baseline",
+    "eps": "FGSM step sizes, comma-separated (0 = clean accuracy)",
+    "perplexity": "t-SNE perplexity",
+    "max_group_size": "most tasks in one group",
+    "task_cost": "compute cost of each task, comma-separated, in --tasks order",
+    "max_group_cost": "cap on a group's summed task cost",
+    "network_cost": "fixed cost per network, counted in the total cost",
+    "total_cost": "cap on the total cost (tasks + networks)",
+}
+
+
+def _fill_help(parser: argparse.ArgumentParser) -> None:
+    for action in parser._actions:
+        if action.help is None and action.dest in ARG_HELP:
+            action.help = ARG_HELP[action.dest]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mtlbench", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(
+        prog="mtlbench", usage="mtlbench COMMAND [ARGS ...]",
+        description="Every stage of the mtlbench pipeline as a command, with explicit arguments "
+                    "(the Snakemake rules call these).",
+        epilog="`mtlbench COMMAND --help` lists a command's arguments.  Start with: mtlbench check "
+               "(or mtlbench check configs/quick.yaml).")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
 
     s = sub.add_parser("check", help="check params files as Snakemake merges them; print a summary",
                        description="Merge params.yaml and the given files in Snakemake's order (configfile, then "
@@ -779,6 +828,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--iterations", type=int, default=1000, help="t-SNE optimisation steps (>= 250)")
     s.add_argument("--threads", type=int, default=None, help="cap on OpenMP/BLAS threads")
     s.set_defaults(fn=cmd_tsne)
+    for parser in sub.choices.values():
+        _fill_help(parser)
     return p
 
 
