@@ -125,9 +125,6 @@ def test_schema_agrees_with_library(params):
         (lambda p: p.update(train_ratios=[0.1, 0.10000001]), r"train_ratios: 0.1 and 0.10000001 are the same ratio in file names \(r0.1\)"),
         (lambda p: p.update(train_ratios=[0.2, 0.2]), r"train_ratios: 0.2 and 0.2 are the same ratio"),
         (lambda p: p["datasets"]["digits"].update(train_ratios=[0.3, 0.3]), r"datasets.digits.train_ratios: 0.3 and 0.3"),
-        (lambda p: p.update(methods={}), r"methods: no method is listed"),
-        (lambda p: [m.update(enabled=False) for m in p["methods"].values()],
-         r"methods: every method is disabled \(enabled: false\), but datasets 'digits' are enabled"),
         (lambda p: p["methods"]["stl"].update(enabled="no"), r"methods.stl.enabled: expected true or false, got 'no'"),
         (lambda p: p["datasets"]["digits"].update(enabled="no"), r"datasets.digits.enabled: expected true or false"),
         (lambda p: p["datasets"]["digits"].update(tasks=[]), r"datasets.digits.tasks: expected a non-empty list"),
@@ -138,6 +135,20 @@ def test_bad_names_and_values_fail_before_any_job(params, mutate, message):
     mutate(bad)
     with pytest.raises(ConfigError, match=message):
         validate_params(bad)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda p: p.update(methods={}), r"methods: no method is listed"),
+    (lambda p: [m.update(enabled=False) for m in p["methods"].values()],
+     r"methods: every method is disabled \(enabled: false\), but the datasets 'digits' are enabled"),
+])
+def test_a_run_needs_an_enabled_method(params, mutate, message):
+    from mtlbench.config import check_params
+
+    mutate(params)
+    params["robustness"]["datasets"] = []
+    with pytest.raises(ConfigError, match="params.yaml: " + message):
+        check_params(params)
 
 
 def test_regression_dataset_with_fitting_methods_passes(params):

@@ -338,10 +338,13 @@ def params_with(**datasets):
 
 
 def test_config_ratios_and_backbones():
-    p = validate_params(params_with(etth1={"enabled": True}))
+    from mtlbench.config import merge_params_files
+
+    # etth1 on (configs/ett.yaml: the classification-only methods off, as the check requires)
+    p = validate_params(merge_params_files([ROOT / "params.yaml", ROOT / "configs/ett.yaml"])[0])
     assert p["datasets"]["etth1"]["train_ratios"] == [1.0] and p["datasets"]["etth1"]["backbone"] == "window"
     assert "train_ratios" not in p["datasets"]["digits"] and p["backbones"]["window"]["lookback_hours"] == 96
-    p = validate_params(params_with(etth1={"train_ratios": [0.25, 1]}))
+    p = validate_params(params_with(etth1={"train_ratios": [0.25, 1], "enabled": False}))
     assert p["datasets"]["etth1"]["train_ratios"] == [0.25, 1.0]
     with pytest.raises(ConfigError, match=r"datasets.digits.train_ratios: 1 is not a fraction in \(0, 1\)"):
         validate_params(params_with(digits={"train_ratios": [1]}))

@@ -224,3 +224,45 @@ def test_one_parquet_file_as_path(tmp_path, data, reference):
     meta = import_features("toy", {"path": str(tmp_path / "all.parquet"), "classes": CLASSES}, out)
     assert_same(table_of(out), reference)
     assert meta["source"]["archive_sha256"] is None and meta["source"]["files"]["*"]["format"] == "parquet"
+
+
+# --- issue 18: bad data that used to be accepted silently ---
+
+def _npz(tmp_path, x, y, name="a.npz"):
+    np.savez(tmp_path / name, fts=x, labels=y)
+    return {"path": str(tmp_path), "files": {"amazon": name}}
+
+
+def test_single_class_task_refused_naming_task_and_class(tmp_path):
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    cfg = _npz(tmp_path, x, np.zeros(8, dtype=np.int64))
+    with pytest.raises(DataError, match=r"task 'amazon' has a single class \('0', 8 samples\)"):
+        import_features("toy", cfg, tmp_path / "o.parquet")
+
+
+def test_sparse_label_ids_refused_naming_the_empty_classes(tmp_path):
+    x = np.random.default_rng(0).normal(size=(9, 3)).astype(np.float32)
+    cfg = _npz(tmp_path, x, np.array([0, 5, 10] * 3))
+    with pytest.raises(DataError, match=r"labels \[0, 5, 10\] .*leave 8 of 11 class ids without a sample \(1, 2, 3, 4, 6"):
+        import_features("toy", cfg, tmp_path / "o.parquet")
+
+
+def test_single_sample_class_duplicate_rows_and_transpose_hint_warn(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(9, 3)).astype(np.float32)
+    x[5] = x[1]  # a repeated row
+    cfg = _npz(tmp_path, x, np.array([0, 0, 0, 0, 1, 1, 1, 1, 2]))  # class 2: one sample
+    meta = import_features("toy", cfg, tmp_path / "o.parquet")
+    notes = "\n".join(meta["warnings"])
+    assert "task 'amazon': class(es) 2 have a single sample" in notes
+    assert "task 'amazon': 1 feature rows repeat an earlier row (first: row 5" in notes
+    wide = rng.normal(size=(20, 9)).astype(np.float32)  # stored (D, N) = (20, 9): transpose gives 9 x 20
+    cfg = _npz(tmp_path, wide, np.arange(9) % 3, name="w.npz")
+    meta = import_features("toy", {**cfg, "transpose": True}, tmp_path / "w.parquet")
+    assert any("20-d features, 9 samples, 3 classes after transpose: true" in w for w in meta["warnings"])
+
+
+def test_ragged_parquet_feature_lists_name_the_file(tmp_path):
+    pd.DataFrame({"fts": [[0.0, 1.0], [1.0, 2.0, 3.0], [0.5, 0.5]], "labels": [0, 1, 0]}).to_parquet(tmp_path / "a.parquet")
+    with pytest.raises(DataError, match=r"a.parquet: the features column 'fts' holds lists of different lengths"):
+        import_features("toy", {"path": str(tmp_path), "files": {"amazon": "a.parquet"}}, tmp_path / "o.parquet")

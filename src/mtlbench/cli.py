@@ -111,6 +111,8 @@ def cmd_import_features(a) -> None:
     from .data.feature_file import import_features
 
     meta = import_features(a.dataset, a.config, a.out)
+    for w in meta.get("warnings", []):
+        print(f"warning: datasets.{a.dataset}: {w}", file=sys.stderr)
     files = ", ".join(f"{t}: {f['file']} ({f['sha256'][:12]})" for t, f in meta["source"]["files"].items())
     print(f"{a.out}: {meta['feature_dim']}-d features, {meta['num_samples']} samples from {files}")
 

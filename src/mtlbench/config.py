@@ -197,17 +197,27 @@ def dataset_task_types(name: str, entry: Mapping[str, Any], registry: Mapping) -
     return {spec.task_type(t) for t in entry["tasks"]}
 
 
+def check_runnable(resolved: Mapping[str, Any]) -> None:
+    """A run trains something: an enabled dataset needs an enabled method (checked before
+    Snakemake plans jobs and by ``mtlbench check``; partial params for a library call may
+    leave ``methods`` out)."""
+    from .methods import METHODS
+
+    enabled = [d for d, s in resolved["datasets"].items() if s["enabled"]]
+    methods = resolved["methods"]
+    if enabled and not methods:
+        raise ConfigError("methods: no method is listed; allowed: " + _allowed(METHODS))
+    if enabled and not any(s["enabled"] for s in methods.values()):
+        raise ConfigError(f"methods: every method is disabled (enabled: false), but the datasets {_allowed(enabled)} "
+                          f"are enabled; enable one of {_allowed(methods)}")
+
+
 def _check_methods_fit_datasets(datasets: dict, methods: dict, registry_methods: Mapping,
                                 registry_datasets: Mapping) -> None:
-    """At least one enabled method when a dataset is enabled, and every enabled method
-    handles the task types of every enabled dataset (else its jobs fail after others ran)."""
+    """Every enabled method handles the task types of every enabled dataset (else its
+    jobs fail after others ran)."""
     enabled = [d for d, s in datasets.items() if s["enabled"]]
-    if not methods:
-        raise ConfigError("methods: no method is listed; allowed: " + _allowed(registry_methods))
     active = [m for m, s in methods.items() if s["enabled"]]
-    if enabled and not active:
-        raise ConfigError(f"methods: every method is disabled (enabled: false), but datasets {_allowed(enabled)} "
-                          f"are enabled; enable one of {_allowed(methods)}")
     for d in enabled:
         types_ = dataset_task_types(d, datasets[d], registry_datasets)
         for m in active:
@@ -546,13 +556,15 @@ def _schema_errors(params: Mapping[str, Any], schema_path) -> ConfigError | None
 def check_params(params: Mapping[str, Any], origin: Mapping[tuple[str, ...], str] | None = None,
                  schema_path=None, cache_dir=None, default_file: str = "params.yaml") -> dict[str, Any]:
     """What runs before any Snakemake job: the library's check (:func:`validate_params`,
-    remembered in ``cache_dir`` when given), then the JSON schema at ``schema_path``.
+    remembered in ``cache_dir`` when given, and :func:`check_runnable`), then the JSON
+    schema at ``schema_path``.
 
     A ConfigError is re-raised with the file its key came from (``origin``, from
     :func:`merge_params_files`) in front: ``configs/ett.yaml: robustness.methods: ...``.
     """
     try:
         resolved = validate_params_cached(params, cache_dir) if cache_dir is not None else validate_params(params)
+        check_runnable(resolved)
         if schema_path is not None and (err := _schema_errors(params, schema_path)) is not None:
             raise err
     except ConfigError as e:

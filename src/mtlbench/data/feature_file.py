@@ -81,6 +81,12 @@ def _get(container, key: str, where: str, what: str) -> np.ndarray:
             raise DataError(f"{where}: no column {key!r} for the {what}; columns present: {list(map(str, container.columns))}")
         col = container[key]
         if len(col) and isinstance(col.iloc[0], (list, np.ndarray)):
+            lengths = col.map(len)
+            if lengths.nunique() > 1:
+                first = int(np.flatnonzero(lengths.to_numpy() != lengths.iloc[0])[0])
+                raise DataError(f"{where}: the {what} column {key!r} holds lists of different lengths "
+                                f"({', '.join(map(str, sorted(lengths.unique())[:5]))}); row 0 has {lengths.iloc[0]}, "
+                                f"row {first} has {lengths.iloc[first]}: every row needs the same dimension")
             return np.stack([np.asarray(v) for v in col])
         return col.to_numpy()
     if key not in container:
@@ -207,17 +213,59 @@ def load_feature_file(cfg: FeatureFileConfig) -> tuple[pd.DataFrame, np.ndarray,
         frames.append(pd.DataFrame({"sample_id": sid.astype(str), "task": task, "label": lab}))
         feats_all.append(feats)
     index = pd.concat(frames, ignore_index=True)
+    classes = list(cfg.classes) or [str(c) for c in range(n_classes)]
+    notes = data_warnings(index, feats_all, classes, cfg)
     dup = index["sample_id"].duplicated()
     if dup.any():
         raise DataError(f"{cfg.path}: sample id {index['sample_id'][dup].iloc[0]!r} appears twice")
-    classes = list(cfg.classes) or [str(c) for c in range(n_classes)]
     meta = {"backbone": "precomputed", "weights": None, "kind": "feature_file",
             "preprocessing": "none (features as stored in the source files)",
             "source": {"path": str(cfg.path), "subdir": src.prefix.rstrip("/"), "archive_sha256": src.archive_sha256(),
                        "files": sources},
             "label_base": int(base), "classes": classes, "class_names_given": bool(cfg.classes),
-            "task_types": {}, "config": _plain(cfg)}
+            "task_types": {}, "config": _plain(cfg), "warnings": notes}
     return index, np.concatenate(feats_all), meta
+
+
+def data_warnings(index: pd.DataFrame, feats: list[np.ndarray], classes: list[str], cfg: FeatureFileConfig) -> list[str]:
+    """Refuse what no split can make sense of; return warnings about what runs but misleads.
+
+    Errors: a task with one class (any method scores 100 % on it and lifts the average),
+    class ids that no task uses while ``classes`` is not given (labels {0, 5, 10} are not
+    11 classes).  Warnings, each naming the task and classes: a class a task lacks, a
+    class with a single sample (it cannot have a training and a test sample), feature
+    vectors repeated within a task (copies can land in train and test), and more
+    feature dimensions than samples after ``transpose: true`` (often the wrong orientation).
+    """
+    out = []
+    used = set(index["label"].tolist())
+    empty = [classes[c] for c in range(len(classes)) if c not in used]
+    if empty and not cfg.classes:
+        raise DataError(f"{cfg.path}: labels {sorted(int(c) + 0 for c in used)[:12]} (after label_base) leave "
+                        f"{len(empty)} of {len(classes)} class ids without a sample ({', '.join(empty[:10])}); "
+                        "relabel them 0..C-1, or list every class under classes: to keep the ids")
+    for (task, rows), x in zip(index.groupby("task", sort=False), feats):
+        counts = rows["label"].value_counts()
+        if len(counts) < 2:
+            raise DataError(f"{cfg.path}: task {task!r} has a single class ({classes[int(counts.index[0])]!r}, "
+                            f"{int(counts.iloc[0])} samples): a task needs at least 2 classes")
+        lacking = [classes[c] for c in range(len(classes)) if c not in counts.index]
+        if lacking:
+            out.append(f"task {task!r} has no sample of class(es) {', '.join(lacking[:10])}")
+        single = [classes[int(c)] for c, n in counts.items() if n == 1]
+        if single:
+            out.append(f"task {task!r}: class(es) {', '.join(single[:10])} have a single sample, which goes to "
+                       "training: no test sample for them")
+        dup = pd.DataFrame(x).duplicated()
+        if dup.any():
+            first = int(np.flatnonzero(dup.to_numpy())[0])
+            out.append(f"task {task!r}: {int(dup.sum())} feature rows repeat an earlier row (first: row {first} of "
+                       "the task); copies can land in both the training and the test part")
+        if cfg.transpose and x.shape[1] > x.shape[0]:
+            out.append(f"task {task!r}: {x.shape[1]}-d features, {x.shape[0]} samples, {len(counts)} classes after "
+                       "transpose: true; more dimensions than samples often means the matrix was stored (N, D): "
+                       "try transpose: false")
+    return out
 
 
 def import_features(dataset: str, config: dict, out_path: str | Path) -> dict:
