@@ -31,7 +31,7 @@ def make_tasks(seed=0, dim=6):
 def write_mat_v5(path, x, y):
     from scipy.io import savemat
 
-    savemat(path, {"fts": x, "labels": y[None, :]})
+    savemat(path, {"feature": x, "label": y[None, :]})
 
 
 def write_mat_v73(path, x, y):
@@ -39,8 +39,8 @@ def write_mat_v73(path, x, y):
     import h5py
 
     with h5py.File(path, "w", userblock_size=512) as f:
-        f.create_dataset("fts", data=x.T)
-        f.create_dataset("labels", data=y[None, :].T)
+        f.create_dataset("feature", data=x.T)
+        f.create_dataset("label", data=y[None, :].T)
     with open(path, "r+b") as f:  # MATLAB's 128-byte text header in the user block
         f.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Jan  1 00:00:00 2026 HDF5 schema 1.00 .")
 
@@ -51,13 +51,13 @@ def write_per_task(tmp_path, fmt, data):
         name = f"{t}.{fmt}"
         p = tmp_path / name
         if fmt == "npz":
-            np.savez(p, fts=x, labels=y)
+            np.savez(p, feature=x, label=y)
         elif fmt == "csv":
             df = pd.DataFrame(x, columns=[f"f{i}" for i in range(x.shape[1])])
-            df["labels"] = y
+            df["label"] = y
             df.to_csv(p, index=False)
         elif fmt == "parquet":
-            pd.DataFrame({"fts": list(x), "labels": y}).to_parquet(p)
+            pd.DataFrame({"feature": list(x), "label": y}).to_parquet(p)
         files[t] = name
     return files
 
@@ -147,7 +147,7 @@ def test_data_matrix_with_label_column_transposed(tmp_path, data, reference):
 
 def test_zero_based_labels_and_no_class_names(tmp_path, data):
     for t, (x, y) in data.items():
-        np.savez(tmp_path / f"{t}.npz", feas=x, labels=y - 1)
+        np.savez(tmp_path / f"{t}.npz", feas=x, label=y - 1)
     out = tmp_path / "out.parquet"
     meta = import_features("toy", {"path": str(tmp_path), "files": {t: f"{t}.npz" for t in TASKS}, "features_key": "feas"}, out)
     assert meta["label_base"] == 0 and meta["classes"] == ["0", "1", "2", "3"]
@@ -157,8 +157,8 @@ def test_zero_based_labels_and_no_class_names(tmp_path, data):
 
 def test_missing_key_names_the_keys_present(tmp_path, data):
     x, y = data["amazon"]
-    np.savez(tmp_path / "a.npz", feas=x, labels=y)
-    with pytest.raises(DataError, match=r"no array 'fts'.*keys present: \['feas', 'labels'\]"):
+    np.savez(tmp_path / "a.npz", feas=x, label=y)
+    with pytest.raises(DataError, match=r"no array 'feature'.*keys present: \['feas', 'label'\]"):
         import_features("toy", {"path": str(tmp_path), "files": {"amazon": "a.npz"}}, tmp_path / "o.parquet")
 
 
@@ -174,7 +174,7 @@ def test_nan_and_inf_refused_with_count_and_first_row_and_nothing_written(tmp_pa
     x = x.copy()
     x[4, 1] = np.nan
     x[7, 0] = np.inf
-    np.savez(tmp_path / "a.npz", fts=x, labels=y)
+    np.savez(tmp_path / "a.npz", feature=x, label=y)
     out = tmp_path / "o.parquet"
     with pytest.raises(DataError, match="2 feature rows hold NaN or inf, first row 4"):
         import_features("toy", {"path": str(tmp_path), "files": {"amazon": "a.npz"}}, out)
@@ -184,7 +184,7 @@ def test_nan_and_inf_refused_with_count_and_first_row_and_nothing_written(tmp_pa
 
 def test_labels_outside_classes_refused(tmp_path, data):
     x, y = data["amazon"]
-    np.savez(tmp_path / "a.npz", fts=x, labels=y + 1)  # 2..5
+    np.savez(tmp_path / "a.npz", feature=x, label=y + 1)  # 2..5
     with pytest.raises(DataError, match="smallest label is 2"):
         import_features("toy", {"path": str(tmp_path), "files": {"amazon": "a.npz"}}, tmp_path / "o.parquet")
 
@@ -210,7 +210,8 @@ def test_params_entry_validated_and_registered_datasets_unchanged():
 def test_shared_office_caltech_googlenet(shared_data, tmp_path):
     out = tmp_path / "oc.parquet"
     meta = import_features("oc", {"path": str(shared_data / "office_caltech10_googlenet1024.tar.gz"),
-                                  "files": {"amazon": "amazon.mat", "dslr": "dslr.mat", "webcam": "webcam.mat"}}, out)
+                                  "files": {"amazon": "amazon.mat", "dslr": "dslr.mat", "webcam": "webcam.mat"},
+                                  "features_key": "fts", "labels_key": "labels"}, out)
     ft = read_features(out)
     assert ft.feature.shape == (958 + 157 + 295, 1024)
     assert meta["label_base"] == 1 and sorted(set(ft.label.tolist())) == list(range(10))
@@ -218,7 +219,7 @@ def test_shared_office_caltech_googlenet(shared_data, tmp_path):
 
 
 def test_one_parquet_file_as_path(tmp_path, data, reference):
-    frames = [pd.DataFrame({"task": t, "fts": list(x), "labels": y}) for t, (x, y) in data.items()]
+    frames = [pd.DataFrame({"task": t, "feature": list(x), "label": y}) for t, (x, y) in data.items()]
     pd.concat(frames).to_parquet(tmp_path / "all.parquet")
     out = tmp_path / "out.parquet"
     meta = import_features("toy", {"path": str(tmp_path / "all.parquet"), "classes": CLASSES}, out)
@@ -229,7 +230,7 @@ def test_one_parquet_file_as_path(tmp_path, data, reference):
 # --- issue 18: bad data that used to be accepted silently ---
 
 def _npz(tmp_path, x, y, name="a.npz"):
-    np.savez(tmp_path / name, fts=x, labels=y)
+    np.savez(tmp_path / name, feature=x, label=y)
     return {"path": str(tmp_path), "files": {"amazon": name}}
 
 
@@ -263,6 +264,48 @@ def test_single_sample_class_duplicate_rows_and_transpose_hint_warn(tmp_path):
 
 
 def test_ragged_parquet_feature_lists_name_the_file(tmp_path):
-    pd.DataFrame({"fts": [[0.0, 1.0], [1.0, 2.0, 3.0], [0.5, 0.5]], "labels": [0, 1, 0]}).to_parquet(tmp_path / "a.parquet")
-    with pytest.raises(DataError, match=r"a.parquet: the features column 'fts' holds lists of different lengths"):
+    pd.DataFrame({"feature": [[0.0, 1.0], [1.0, 2.0, 3.0], [0.5, 0.5]], "label": [0, 1, 0]}).to_parquet(tmp_path / "a.parquet")
+    with pytest.raises(DataError, match=r"a.parquet: the features column 'feature' holds lists of different lengths"):
         import_features("toy", {"path": str(tmp_path), "files": {"amazon": "a.parquet"}}, tmp_path / "o.parquet")
+
+
+def test_default_keys_follow_the_features_contract(tmp_path):
+    """`feature` / `label`, the features table's own column names, are the default keys."""
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    np.savez(tmp_path / "a.npz", feature=x, label=np.arange(8) % 2)
+    import_features("toy", {"path": str(tmp_path), "files": {"amazon": "a.npz"}}, tmp_path / "o.parquet")
+    np.testing.assert_array_equal(read_features(tmp_path / "o.parquet").feature, x)
+
+
+@pytest.mark.parametrize("how", ["l2", "l1", "hellinger", "zscore"])
+def test_normalize_is_applied_and_recorded(tmp_path, how):
+    counts = np.random.default_rng(0).integers(0, 115, size=(12, 5)).astype(np.float32)  # bag-of-words counts
+    counts[3] = 0  # an empty document stays zero
+    np.savez(tmp_path / "a.npz", feature=counts, label=np.arange(12) % 3)
+    out = tmp_path / f"{how}.parquet"
+    meta = import_features("toy", {"path": str(tmp_path), "files": {"amazon": "a.npz"}, "normalize": how}, out)
+    ft = read_features(out)
+    x, c = ft.feature.astype(np.float64), counts.astype(np.float64)
+    rows = [i for i in range(12) if i != 3]
+    if how == "l2":
+        np.testing.assert_allclose(np.linalg.norm(x[rows], axis=1), 1, rtol=1e-6)
+    elif how == "l1":
+        np.testing.assert_allclose(x[rows], c[rows] / c[rows].sum(1, keepdims=True), rtol=1e-6)
+    elif how == "hellinger":
+        np.testing.assert_allclose((x[rows] ** 2).sum(1), 1, rtol=1e-5)
+        np.testing.assert_allclose(x[rows], np.sqrt(c[rows] / c[rows].sum(1, keepdims=True)), rtol=1e-6)
+    else:
+        np.testing.assert_allclose(x.mean(0), 0, atol=1e-6)
+        np.testing.assert_allclose(x.std(0), 1, rtol=1e-5)
+    if how != "zscore":
+        assert (x[3] == 0).all()
+    assert meta["normalize"] == how and ft.metadata["normalize"] == how
+    assert ft.metadata["preprocessing"].startswith(f"normalize: {how}")
+
+
+def test_hellinger_refuses_negative_features(tmp_path):
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    np.savez(tmp_path / "a.npz", feature=x, label=np.arange(8) % 2)
+    with pytest.raises(DataError, match="normalize: hellinger needs non-negative features; row 0 of task 'amazon'"):
+        import_features("toy", {"path": str(tmp_path), "files": {"amazon": "a.npz"}, "normalize": "hellinger"},
+                        tmp_path / "o.parquet")

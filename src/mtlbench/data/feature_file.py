@@ -215,16 +215,46 @@ def load_feature_file(cfg: FeatureFileConfig) -> tuple[pd.DataFrame, np.ndarray,
     index = pd.concat(frames, ignore_index=True)
     classes = list(cfg.classes) or [str(c) for c in range(n_classes)]
     notes = data_warnings(index, feats_all, classes, cfg)
+    feats = normalize(np.concatenate(feats_all), cfg.normalize, index["task"].to_numpy(), cfg.path)
     dup = index["sample_id"].duplicated()
     if dup.any():
         raise DataError(f"{cfg.path}: sample id {index['sample_id'][dup].iloc[0]!r} appears twice")
     meta = {"backbone": "precomputed", "weights": None, "kind": "feature_file",
-            "preprocessing": "none (features as stored in the source files)",
+            "preprocessing": (f"normalize: {cfg.normalize} ({NORMALIZATIONS[cfg.normalize]})" if cfg.normalize != "none"
+                              else "none (features as stored in the source files)"),
+            "normalize": cfg.normalize,
             "source": {"path": str(cfg.path), "subdir": src.prefix.rstrip("/"), "archive_sha256": src.archive_sha256(),
                        "files": sources},
             "label_base": int(base), "classes": classes, "class_names_given": bool(cfg.classes),
             "task_types": {}, "config": _plain(cfg), "warnings": notes}
-    return index, np.concatenate(feats_all), meta
+    return index, feats, meta
+
+
+NORMALIZATIONS = {
+    "none": "as stored",
+    "l2": "each row divided by its Euclidean norm",
+    "l1": "each row divided by the sum of its absolute values",
+    "hellinger": "each row divided by its sum, then the square root (non-negative features, e.g. counts)",
+    "zscore": "each feature minus its mean, divided by its standard deviation, over every sample of the dataset "
+              "(features only, no label)",
+}
+
+
+def normalize(x: np.ndarray, how: str, tasks: np.ndarray, where) -> np.ndarray:
+    """``x`` (N, D) normalised by ``how`` (:data:`NORMALIZATIONS`); an all-zero row stays zero."""
+    x = np.asarray(x, dtype=np.float64)
+    if how == "none":
+        return x.astype(np.float32)
+    if how == "zscore":
+        std = x.std(axis=0)
+        return ((x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)).astype(np.float32)
+    if how == "hellinger" and (x < 0).any():
+        row = int(np.flatnonzero((x < 0).any(axis=1))[0])
+        raise DataError(f"{where}: normalize: hellinger needs non-negative features; row {row} of task "
+                        f"{tasks[row]!r} has a negative value; allowed for such features: l2, l1, zscore")
+    norm = np.abs(x).sum(axis=1) if how in ("l1", "hellinger") else np.sqrt((x * x).sum(axis=1))
+    out = x / np.where(norm > 0, norm, 1.0)[:, None]
+    return (np.sqrt(out) if how == "hellinger" else out).astype(np.float32)
 
 
 def data_warnings(index: pd.DataFrame, feats: list[np.ndarray], classes: list[str], cfg: FeatureFileConfig) -> list[str]:

@@ -53,6 +53,8 @@ class FeatureFileConfig:
       label_base: auto | 0 | 1: labels are 0..C-1 or 1..C; auto takes the smallest label.
       classes: class names in label order (default: the class ids as names).
       sample_id_key: array or column of sample ids (default: ``{task}/{row:05d}``).
+      normalize: none | l2 | l1 | hellinger | zscore: applied to the features as they are
+        imported, recorded in the features metadata (``mtlbench.data.feature_file.normalize``).
     """
 
     kind: Literal["feature_file"]
@@ -62,14 +64,15 @@ class FeatureFileConfig:
     tasks: tuple[str, ...] = ()
     subdir: str = "auto"
     task_column: str = "task"
-    features_key: str = "fts"
+    features_key: str = "feature"  # the features contract's column names (mtlbench.features.table)
     feature_prefix: str | None = None
-    labels_key: str = "labels"
+    labels_key: str = "label"
     label_column: int | None = None
     transpose: bool = False
     label_base: Literal["auto", 0, 1] = "auto"
     classes: tuple[str, ...] = ()
     sample_id_key: str | None = None
+    normalize: Literal["none", "l2", "l1", "hellinger", "zscore"] = "none"
     enabled: bool = True
 
     def check(self, where: str) -> None:
