@@ -66,3 +66,39 @@ def test_write_tables_and_metrics(tmp_path):
     m = write_metrics(paths, tmp_path / "metrics.json")
     assert m["toy"]["0.1"]["bmtl"]["accuracy"] == pytest.approx(0.76)
     assert m["toy"]["0.1"]["bmtl"]["accuracy_ci95"] > 0
+
+
+def _fake_runs(tmp_path, labels: dict[str, str], ratios=(0.05, 0.1, 0.2), seeds=(0, 1)):
+    """Minimal run JSONs (label -> algorithm) with made-up accuracies."""
+    import json
+
+    paths = []
+    for k, (label, algorithm) in enumerate(labels.items()):
+        for r in ratios:
+            for s in seeds:
+                acc = 0.5 + 0.1 * r + 0.01 * k + 0.001 * s
+                rec = {"dataset": "d", "method": label, "algorithm": algorithm, "ratio": r, "seed": s,
+                       "metrics": {"per_task": {"a": {"accuracy": acc}}, "average": {"accuracy": acc}}}
+                p = tmp_path / f"{label}_r{r}_s{s}.json"
+                p.write_text(json.dumps(rec))
+                paths.append(p)
+    return paths
+
+
+def test_accuracy_figure_splits_methods_from_variants_and_marks_the_ratios_run(tmp_path):
+    """18 overlapping lines were unreadable (issue 18): methods on one panel, ablations and code
+    variants beside the method they vary on another; ticks at the ratios run."""
+    from mtlbench.report.tables import write_figure
+
+    labels = {"stl": "stl", "bmtl": "bmtl", "vmtl": "vmtl", "vmtl_code": "vmtl", "vmtl_z0_w0": "vmtl",
+              "amtnn_w": "amtnn_w", "amtnn_w_compat": "amtnn_w"}
+    out = tmp_path / "fig.png"
+    info = write_figure(_fake_runs(tmp_path, labels), out, "d", "accuracy", list(labels))
+    assert info["panels"] == [("methods", ["stl", "bmtl", "vmtl", "amtnn_w"]),
+                              ("ablations and code variants", ["vmtl", "vmtl_code", "vmtl_z0_w0", "amtnn_w",
+                                                               "amtnn_w_compat"])]
+    assert info["xticks"] == [5.0, 10.0, 20.0]
+    assert out.stat().st_size > 0
+    only = write_figure(_fake_runs(tmp_path, {"stl": "stl", "bmtl": "bmtl"}, ratios=(0.1,)), out, "d", "accuracy",
+                        ["stl", "bmtl"])
+    assert only == {"panels": [("methods", ["stl", "bmtl"])], "xticks": [10.0]}

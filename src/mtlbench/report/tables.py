@@ -156,34 +156,59 @@ def write_metrics(run_paths, out_path: str | Path) -> dict:
     return out
 
 
-def write_figure(run_paths, out_path: str | Path, dataset: str, metric: str, methods: list[str]) -> None:
-    """Average metric vs train ratio, one line per method, 95 % CI as error bars."""
+def figure_panels(methods: list[str], algorithms: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """The figure's panels: the methods (labels that name their algorithm), and the
+    ablations and code variants (other labels) beside the methods they vary, in
+    ``methods`` order; one panel when there is no variant."""
+    main = [m for m in methods if algorithms.get(m, m) == m]
+    variants = [m for m in methods if algorithms.get(m, m) != m]
+    if not variants:
+        return [("methods", main)]
+    bases = {algorithms[v] for v in variants}
+    return [("methods", main),
+            ("ablations and code variants", [m for m in methods if m in variants or (m in main and m in bases)])]
+
+
+def write_figure(run_paths, out_path: str | Path, dataset: str, metric: str, methods: list[str]) -> dict:
+    """Average metric vs train ratio, one line per method, 95 % CI as error bars: the
+    methods on one panel, their ablations and code variants (with the method each
+    varies) on a second; the x axis marked at the ratios run.  Returns the panels and ticks."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    algorithms = {}
+    for p in run_paths:
+        r = read_json(p)
+        algorithms[r["method"]] = r.get("algorithm", r["method"])
     summary = summarize(load_runs(run_paths))
     s = summary[(summary.dataset == dataset) & (summary.task == AVG) & (summary.metric == metric)]
     shown = [m for m in methods if (s.method == m).any()]
-    # up to 20 distinguishable lines: tab20 colours, and markers/dashes cycling independently
+    panels = figure_panels(shown, algorithms)
+    ratios = sorted(s.ratio.unique())
+    # one colour and marker per label, the same on both panels
     colours = plt.get_cmap("tab20" if len(shown) > 10 else "tab10").colors
-    markers, dashes = "osD^v<>pPX", ["-", "--", ":", "-."]
-    fig, ax = plt.subplots(figsize=(7 if len(shown) > 6 else 5, 3.5 + 0.1 * max(0, len(shown) - 10)), dpi=120)
+    style = {m: i for i, m in enumerate(shown)}
+    markers = "osD^v<>pPX"
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.0), dpi=120, sharey=True, squeeze=False)
     scale = _scale(metric)
-    for i, m in enumerate(shown):
-        g = s[s.method == m].sort_values("ratio")
-        ax.errorbar(g["ratio"] * 100, g["mean"] * scale, yerr=g["ci95"].fillna(0) * scale, capsize=3, label=m,
-                    color=colours[i % len(colours)], marker=markers[i % len(markers)],
-                    linestyle=dashes[(i // len(colours)) % len(dashes)] if len(shown) > len(colours) else "-",
-                    markersize=4, linewidth=1)
-    ax.set_xlabel("train ratio (%)")
-    ax.set_ylabel(f"average {metric}" + (" (%)" if metric == "accuracy" else ""))
-    ax.set_title(dataset)
-    ax.grid(alpha=0.3)
-    # outside the axes: with many methods an inner legend hides the lines
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
+    for ax, (title, ms) in zip(axes[0], panels):
+        for m in ms:
+            i = style[m]
+            g = s[s.method == m].sort_values("ratio")
+            ax.errorbar(g["ratio"] * 100, g["mean"] * scale, yerr=g["ci95"].fillna(0) * scale, capsize=2, label=m,
+                        color=colours[i % len(colours)], marker=markers[i % len(markers)],
+                        linestyle="-" if i < len(colours) else "--", markersize=4, linewidth=1)
+        ax.set_xticks([r * 100 for r in ratios])
+        ax.set_xticklabels([f"{r * 100:g}" for r in ratios])
+        ax.set_xlabel("train ratio (%)", labelpad=1)
+        ax.set_title(f"{dataset}: {title}" if len(panels) > 1 else dataset, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+    axes[0][0].set_ylabel(f"average {metric}" + (" (%)" if metric == "accuracy" else ""))
     fig.tight_layout()
     with atomic_path(out_path) as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", bbox_inches="tight")
     plt.close(fig)
+    return {"panels": panels, "xticks": [float(r) * 100 for r in ratios]}
