@@ -86,7 +86,7 @@ def slurm_run(cluster, tmp_path_factory):
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
     d = make_project(tmp_path_factory.mktemp("local"), TINY_ONE)
-    sh(d, "snakemake", "--profile", "workflow/profiles/default", "--cores", "2")
+    sh(d, "snakemake", "--cores", "2")  # profiles/default applies: Snakemake reads it from the project root
     return d
 
 
