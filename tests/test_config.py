@@ -238,3 +238,10 @@ def test_missing_shared_file_is_named_with_its_key_and_remedy(tmp_path):
     merged["datasets"]["office_caltech_googlenet"]["path"] = "../shared/nope.tar.gz"
     (msg,) = missing_inputs(validate_params(merged), origin)
     assert "../shared is a data folder beside the repository" in msg
+
+
+def test_check_names_a_missing_input_file(capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "own.yaml").write_text("datasets: {own: {kind: feature_file, path: nowhere/x.parquet, tasks: [a]}}\n")
+    rc, out, err = _check(capsys, tmp_path / "own.yaml")
+    assert rc == 2 and "own.yaml: datasets.own.path: nowhere/x.parquet does not exist" in err, err

@@ -45,7 +45,7 @@ def _schema_path(given: str | None) -> Path:
 
 
 def cmd_check(a) -> None:
-    from .config import check_params, config_warnings, merge_params_files, summary
+    from .config import check_params, config_warnings, merge_params_files, missing_inputs, summary
 
     files = list(a.params)
     if a.base and Path(a.base).is_file() and not any(Path(f).resolve() == Path(a.base).resolve() for f in files):
@@ -54,6 +54,9 @@ def cmd_check(a) -> None:
         raise ConfigError(f"no params file: {a.base} does not exist; name one, e.g. mtlbench check params.yaml")
     merged, origin = merge_params_files(files)
     resolved = check_params(merged, origin, schema_path=_schema_path(a.schema), default_file=files[-1])
+    missing = missing_inputs(resolved, origin, files[-1])
+    if missing:  # Snakemake stops on these too, before any job
+        raise ConfigError("\n".join(missing))
     for w in config_warnings(resolved):
         print(f"warning: {w}", file=sys.stderr)
     if a.json:
