@@ -245,3 +245,9 @@ def test_check_names_a_missing_input_file(capsys, monkeypatch, tmp_path):
     (tmp_path / "own.yaml").write_text("datasets: {own: {kind: feature_file, path: nowhere/x.parquet, tasks: [a]}}\n")
     rc, out, err = _check(capsys, tmp_path / "own.yaml")
     assert rc == 2 and "own.yaml: datasets.own.path: nowhere/x.parquet does not exist" in err, err
+
+
+def test_robustness_rows_follow_the_methods_order(params):
+    """robustness.methods [vmtl, bmtl] gives the table rows bmtl, vmtl: params.yaml's order, as elsewhere."""
+    params["robustness"]["methods"] = ["vmtl_ac", "vmtl", "bmtl"]
+    assert validate_params(params)["robustness"]["methods"] == ["bmtl", "vmtl", "vmtl_ac"]

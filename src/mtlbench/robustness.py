@@ -68,7 +68,8 @@ def validate_robustness(section: Any, datasets: dict, methods: dict, train_ratio
     """The ``robustness:`` section of params.yaml, checked against its datasets and methods.
 
     ``datasets``: enabled classification datasets; ``methods``: enabled labels under
-    ``methods:`` whose algorithm has a differentiable predictor; ``ratios``: train ratios
+    ``methods:`` whose algorithm has a differentiable predictor, returned in the order of
+    ``methods:`` (the table's rows follow params.yaml, as every table's do); ``ratios``: train ratios
     of the run; ``eps``: the FGSM step sizes (0 = clean accuracy).  Every error names the
     key and the allowed values.
     """
@@ -109,7 +110,9 @@ def validate_robustness(section: Any, datasets: dict, methods: dict, train_ratio
     eps = names("eps") if "eps" in section else [0.0, 0.02, 0.05, 0.1, 0.2]
     if not eps or any(isinstance(e, bool) or not isinstance(e, (int, float)) or e < 0 for e in eps):
         raise ConfigError(f"robustness.eps: expected a non-empty list of numbers >= 0, got {eps!r}")
-    return {"datasets": list(names("datasets")), "methods": list(names("methods")),
+    # table rows in params.yaml's methods order, as in every other table
+    ordered = [m for m in methods if m in names("methods")]
+    return {"datasets": list(names("datasets")), "methods": ordered,
             "ratios": [float(r) for r in ratios], "eps": [float(e) for e in eps]}
 
 
