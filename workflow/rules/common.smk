@@ -16,16 +16,17 @@ os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.g
 # params.yaml, then every --configfile (Snakemake's order): the library's check, then the
 # JSON schema; an error names the file its key came from, the key and the allowed values
 CONFIG_FILES = [str(f) for f in workflow.configfiles]
+_LAST_FILE = CONFIG_FILES[-1] if CONFIG_FILES else "params.yaml"  # named when a key's file is unknown
 try:
     _, _ORIGIN = merge_params_files(CONFIG_FILES)
     P = check_params(config, _ORIGIN, schema_path=os.path.join(workflow.current_basedir, "../schemas/params.schema.yaml"),
-                     cache_dir=".snakemake/mtlbench", default_file=CONFIG_FILES[-1] if CONFIG_FILES else "params.yaml")
+                     cache_dir=".snakemake/mtlbench", default_file=_LAST_FILE)
 except ConfigError as e:
     raise WorkflowError(str(e)) from None
-if workflow.is_main_process:
+if workflow.is_main_process:  # not in the jobs a cluster executor starts
     for _w in config_warnings(P):
         logger.warning(f"warning: {_w}")
-    _missing = missing_inputs(P, _ORIGIN, CONFIG_FILES[-1] if CONFIG_FILES else "params.yaml")
+    _missing = missing_inputs(P, _ORIGIN, _LAST_FILE)
     if _missing:
         raise WorkflowError("\n".join(_missing))
     _stale = clear_stale_lock(".")
