@@ -27,6 +27,10 @@ def test_override_file_is_named_in_the_error(project):
     (project / "over.yaml").write_text("methods: {stl: {enabled: 'no'}}\n")
     code, out = sh(project, "snakemake", "-n", "--cores", "1", "--configfile", "over.yaml", check=False)
     assert code != 0 and "over.yaml: methods.stl.enabled: expected true or false, got 'no'" in out
+    # a key params.yaml has too: the file that set it last is named (Snakemake lists it first)
+    (project / "over.yaml").write_text("methods: {stl: {steps: 0}}\n")
+    code, out = sh(project, "snakemake", "-n", "--cores", "1", "--configfile", "over.yaml", check=False)
+    assert code != 0 and "\nover.yaml: methods.stl.steps" in out, out[-2000:]
 
 
 def test_single_task_vmtl_warns_before_the_plan(project):

@@ -472,10 +472,12 @@ def validate_params_cached(params: Mapping[str, Any], cache_dir) -> dict[str, An
 
 # --- params files as Snakemake merges them, and errors that name the file of the key ---
 
-def merge_params_files(paths) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+def merge_params_files(paths, overrides: Mapping[str, Any] | None = None,
+                       overrides_label: str = "--config") -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
     """Load YAML ``paths`` and merge each over the ones before it, as Snakemake merges
     ``configfile:`` and every ``--configfile`` (``snakemake.utils.update_config``: a
-    mapping is merged key by key, any other value replaces).
+    mapping is merged key by key, any other value replaces), then ``overrides``
+    (Snakemake's ``--config key=value``).
 
     Returns the merged mapping and, for every key path set, the file that set it last.
     """
@@ -509,6 +511,8 @@ def merge_params_files(paths) -> tuple[dict[str, Any], dict[tuple[str, ...], str
         if not isinstance(data, Mapping):
             raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
         merge(merged, data, (), str(path))
+    if overrides:
+        merge(merged, overrides, (), overrides_label)
     return merged, origin
 
 

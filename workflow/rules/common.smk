@@ -15,10 +15,18 @@ os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.g
 
 # params.yaml, then every --configfile (Snakemake's order): the library's check, then the
 # JSON schema; an error names the file its key came from, the key and the allowed values
-CONFIG_FILES = [str(f) for f in workflow.configfiles]
+# (workflow.configfiles lists the --configfile files, absolute, first; then the Snakefile's)
+def _shown(path):
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+_CLI_FILES = [str(f) for f in workflow.overwrite_configfiles or []]
+CONFIG_FILES = [str(f) for f in workflow.configfiles if str(f) not in _CLI_FILES] + _CLI_FILES
+CONFIG_FILES = [_shown(f) for f in CONFIG_FILES]
 _LAST_FILE = CONFIG_FILES[-1] if CONFIG_FILES else "params.yaml"  # named when a key's file is unknown
 try:
-    _, _ORIGIN = merge_params_files(CONFIG_FILES)
+    _, _ORIGIN = merge_params_files(CONFIG_FILES, dict(workflow.config_settings.config))
     P = check_params(config, _ORIGIN, schema_path=os.path.join(workflow.current_basedir, "../schemas/params.schema.yaml"),
                      cache_dir=".snakemake/mtlbench", default_file=_LAST_FILE)
 except ConfigError as e:
