@@ -13,20 +13,34 @@ is minimised by alternating two steps each epoch (their Algorithm 1):
    the max over discriminators reached through gradient reversal (features maximise what the
    discriminators minimise).  Following the public code (cjshui/AMTNN), one SGD step on
        (1/T) Σ_t Σ_i α_ti L_i(h_t) + (ρ'/T) Σ_{t<k} (α_tk + α_kt) ℓ_tk
-   per batch, with ℓ_tk the discriminator's BCE (variant H; d̂_tk = its accuracy) or the WGAN-GP
-   critic loss E_t f - E_k f + λ·GP (variant W; d̂_tk = E_k f - E_t f, the dual W1 estimate);
+   per batch, with ℓ_tk the discriminator's BCE (variant H) or the WGAN-GP critic loss
+   E_t f - E_k f + λ·GP (variant W) on the batch rows not held out for estimation;
    ρ' = ``adversarial_weight`` (1 in the public code).
 2. Relation step, network fixed (their Eq. (5)): α_t = argmin_{simplex} Σ_i α_ti R̂_ti
-   + κ·sqrt(Σ_i α_ti²/m_i) + ρ Σ_i α_ti d̂_ti, solved exactly by
+   + N(α_t) + ρ Σ_i α_ti d̂_ti, with N = κ‖α_t‖₂ (``kappa_form: code``, the public code's
+   C₂‖α‖₂) or κ·sqrt(Σ_i α_ti²/m_i) (``paper``), solved exactly by
    :func:`mtlbench.methods.relation_step.relation_step` from the epoch's average losses and
-   divergences.
+   divergence estimates.
+
+Divergence estimates on the relation step's scale (a task against itself scores 0, so one
+it cannot be told from must score ≈ 0 too): H, the proxy A-distance 2·(2·acc − 1)₊ of the
+discriminator's balanced accuracy (``divergence_estimate: proxy_a``; ``accuracy`` is the
+public code's raw accuracy, ≈ 0.5 then); W, the dual W1 estimate E_k f - E_t f clipped at 0.
+Both on held-out rows: a share ``divergence_holdout`` of each task's training samples never
+enters a discriminator's loss, and their statistics are summed over the epoch.
+
+Schedule: an epoch is ceil(max(largest task, ``epoch_samples``) / batch) batches, each task's
+indices drawn from back-to-back permutations (small tasks resampled); the public code draws
+1,000 samples per task and zips the loaders, so its epoch ends with the smallest task.  A run
+of fewer than ``min_steps`` optimiser steps warns (:class:`TooFewStepsWarning`) and records
+the warning in ``extra["warnings"]``.
 
 Choices where the paper is silent (public code in brackets): α initialised to 0.9 on the
 diagonal, the rest even; the W critic ends in a sigmoid as in the public code (``critic_output``;
 a linear critic through gradient reversal ran away to NaN within a few epochs on digits with
 SGD at lr 0.01); the gradient penalty is taken in feature space on detached features, so it
-trains the critic only [input space, through the extractor]; a negative W estimate enters the
-relation step as 0 (W1 >= 0) [used as is]; α is not rounded [rounded to 3 decimals].
+trains the critic only [input space, through the extractor]; a negative W estimate is taken
+as 0 (W1 >= 0) [used as is]; α is not rounded [rounded to 3 decimals].
 
 Regression tasks (all tasks of the problem regression; a mix is refused, since every
 h_t is evaluated on every task's data): h_t has one output and L_i is the squared error
@@ -74,11 +88,11 @@ from .relation_step import KAPPA_FORMS, relation_step
 
 @dataclass(frozen=True)
 class AMTNNHparams:
-    """AMTNN settings.  Defaults follow the public code except the schedule (``epochs``): 10
-    epochs on digits at ratio 0.1 (180-250 training images per task, 12 batches an epoch) took
-    25-36 s of CPU time on one thread here (80-120 s wall on a shared, loaded 2-core machine);
-    the public code trains on 1,000 images per task (``train_samples: 1000`` with a large enough
-    split) for more epochs: raise ``epochs`` for published-scale runs."""
+    """AMTNN settings.  Defaults follow the public code (κ as C₂‖α‖₂ with C₂ = 1, ρ = 0.5, SGD
+    lr 0.01, batches of 16, 1,000 samples per task an epoch) except the divergence estimate
+    (proxy A-distance on held-out rows, module docstring) and the number of epochs (5; the
+    public code runs more): chosen on a validation part of Office-Caltech10 GoogLeNet
+    features carved from the training split (docs/methods.md)."""
 
     extractor: Literal["auto", "lenet", "mlp"] = "auto"  # auto: lenet when in_dim == prod(image_shape)
     image_shape: tuple[int, ...] = (3, 28, 28)  # C, H, W of the rows the lenet extractor reshapes
