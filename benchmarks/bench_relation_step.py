@@ -45,7 +45,7 @@ def main() -> None:
         problems.append((rng.uniform(0, 2.5, (T, T)), d, rng.integers(100, 1000, T).astype(float)))
 
     t0 = time.perf_counter()
-    exact = [relation_step(L, d, m, kappa=KAPPA, rho=RHO) for L, d, m in problems]
+    exact = [relation_step(L, d, m, kappa=KAPPA, rho=RHO, kappa_form="paper") for L, d, m in problems]
     t_exact = (time.perf_counter() - t0) / REPEATS
     n_slsqp = 20
     t0 = time.perf_counter()

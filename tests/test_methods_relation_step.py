@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
+from mtlbench.errors import ConfigError
 from mtlbench.methods.relation_step import (
     kkt_residual,
     relation_objective,
@@ -69,3 +70,28 @@ def test_bad_inputs_raise():
         solve_relation_row(np.array([0.1, np.nan]), np.ones(2), 1.0)
     with pytest.raises(ValueError):
         solve_relation_row(np.array([0.1, 0.2]), np.array([1.0, 0.0]), 1.0)
+
+
+def test_costs_of_identical_tasks_spread_alpha():
+    # identical tasks: losses equal up to sampling noise, discriminators at chance; with the
+    # default divergence estimate (proxy A-distance) and κ form (the public code's C₂‖α‖₂)
+    # α spreads over all of them (issue 15: the old defaults put every row on a vertex)
+    from mtlbench.methods.adversarial import proxy_a_distance
+
+    rng = np.random.default_rng(0)
+    losses = 0.3 + rng.uniform(-0.03, 0.03, size=(3, 3))
+    acc = 0.5 + rng.uniform(-0.04, 0.04, size=(3, 3))
+    acc = (acc + acc.T) / 2
+    alpha = relation_step(losses, proxy_a_distance(acc), np.full(3, 250.0))
+    assert np.allclose(alpha, 1 / 3, atol=0.1), alpha
+
+
+def test_code_form_is_the_paper_form_with_kappa_times_sqrt_m():
+    rng = np.random.default_rng(1)
+    losses, div = rng.uniform(0, 1, (3, 3)), rng.uniform(0, 1, (3, 3))
+    m = np.full(3, 250.0)
+    code = relation_step(losses, div, m, kappa=1.0, kappa_form="code")
+    paper = relation_step(losses, div, m, kappa=np.sqrt(250.0), kappa_form="paper")
+    assert np.allclose(code, paper)
+    with pytest.raises(ConfigError, match="kappa_form"):
+        relation_step(losses, div, m, kappa_form="cvx")

@@ -4,7 +4,9 @@
   gradient multiplied by -λ backward, so one backward pass trains a discriminator to
   separate two domains and the feature extractor to confuse it.
 - H-divergence (Ben-David et al. 2010): a binary domain discriminator's accuracy; the
-  proxy A-distance is 2(1 - 2·err).  AMTNN's public code uses the accuracy itself.
+  proxy A-distance is d_A = 2(1 - 2·err) = 2(2·acc - 1), taken as 0 below chance
+  (:func:`proxy_a_distance`; 0 for two samples it cannot tell apart, 2 for separable ones).
+  AMTNN's public code uses the accuracy itself (0.5 for indistinguishable samples).
 - Wasserstein-1 (Kantorovich-Rubinstein duality, W1(P, Q) = sup_{‖f‖_L <= 1} E_P f - E_Q f)
   estimated by a critic with the gradient penalty of WGAN-GP (Gulrajani et al., NeurIPS
   2017, Eq. (3)): λ·E_{x̂}[(‖∇f(x̂)‖₂ - 1)²] on random interpolates x̂ = θx + (1-θ)y.
@@ -51,6 +53,12 @@ def domain_loss_and_accuracy(disc: nn.Module, z_a: torch.Tensor, z_b: torch.Tens
     loss = nn.functional.binary_cross_entropy_with_logits(logits, target)
     acc = float(((logits.detach() >= 0).float() == target).float().mean())
     return loss, acc
+
+
+def proxy_a_distance(accuracy):
+    """Ben-David et al.'s proxy A-distance 2·(2·acc − 1)₊ of a domain discriminator's accuracy
+    (array or float): 0 at chance or below, 2 when the two samples are separated."""
+    return 2.0 * np.clip(2.0 * np.asarray(accuracy, dtype=np.float64) - 1.0, 0.0, None)
 
 
 def gradient_penalty(critic: nn.Module, z_a: torch.Tensor, z_b: torch.Tensor,

@@ -13,20 +13,34 @@ is minimised by alternating two steps each epoch (their Algorithm 1):
    the max over discriminators reached through gradient reversal (features maximise what the
    discriminators minimise).  Following the public code (cjshui/AMTNN), one SGD step on
        (1/T) Σ_t Σ_i α_ti L_i(h_t) + (ρ'/T) Σ_{t<k} (α_tk + α_kt) ℓ_tk
-   per batch, with ℓ_tk the discriminator's BCE (variant H; d̂_tk = its accuracy) or the WGAN-GP
-   critic loss E_t f - E_k f + λ·GP (variant W; d̂_tk = E_k f - E_t f, the dual W1 estimate);
+   per batch, with ℓ_tk the discriminator's BCE (variant H) or the WGAN-GP critic loss
+   E_t f - E_k f + λ·GP (variant W) on the batch rows not held out for estimation;
    ρ' = ``adversarial_weight`` (1 in the public code).
 2. Relation step, network fixed (their Eq. (5)): α_t = argmin_{simplex} Σ_i α_ti R̂_ti
-   + κ·sqrt(Σ_i α_ti²/m_i) + ρ Σ_i α_ti d̂_ti, solved exactly by
+   + N(α_t) + ρ Σ_i α_ti d̂_ti, with N = κ‖α_t‖₂ (``kappa_form: code``, the public code's
+   C₂‖α‖₂) or κ·sqrt(Σ_i α_ti²/m_i) (``paper``), solved exactly by
    :func:`mtlbench.methods.relation_step.relation_step` from the epoch's average losses and
-   divergences.
+   divergence estimates.
+
+Divergence estimates on the relation step's scale (a task against itself scores 0, so one
+it cannot be told from must score ≈ 0 too): H, the proxy A-distance 2·(2·acc − 1)₊ of the
+discriminator's balanced accuracy (``divergence_estimate: proxy_a``; ``accuracy`` is the
+public code's raw accuracy, ≈ 0.5 then); W, the dual W1 estimate E_k f - E_t f clipped at 0.
+Both on held-out rows: a share ``divergence_holdout`` of each task's training samples never
+enters a discriminator's loss, and their statistics are summed over the epoch.
+
+Schedule: an epoch is ceil(max(largest task, ``epoch_samples``) / batch) batches, each task's
+indices drawn from back-to-back permutations (small tasks resampled); the public code draws
+1,000 samples per task and zips the loaders, so its epoch ends with the smallest task.  A run
+of fewer than ``min_steps`` optimiser steps warns (:class:`TooFewStepsWarning`) and records
+the warning in ``extra["warnings"]``.
 
 Choices where the paper is silent (public code in brackets): α initialised to 0.9 on the
 diagonal, the rest even; the W critic ends in a sigmoid as in the public code (``critic_output``;
 a linear critic through gradient reversal ran away to NaN within a few epochs on digits with
 SGD at lr 0.01); the gradient penalty is taken in feature space on detached features, so it
-trains the critic only [input space, through the extractor]; a negative W estimate enters the
-relation step as 0 (W1 >= 0) [used as is]; α is not rounded [rounded to 3 decimals].
+trains the critic only [input space, through the extractor]; a negative W estimate is taken
+as 0 (W1 >= 0) [used as is]; α is not rounded [rounded to 3 decimals].
 
 Regression tasks (all tasks of the problem regression; a mix is refused, since every
 h_t is evaluated on every task's data): h_t has one output and L_i is the squared error
@@ -50,6 +64,7 @@ relation step is compressed into [log(e + K - 1) - 1, log(e + K - 1)], ≈ [1.46
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -59,19 +74,25 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError
-from .adversarial import critic_loss, discriminator, domain_loss_and_accuracy, grad_reverse
+from .adversarial import (
+    critic_loss,
+    discriminator,
+    domain_loss_and_accuracy,
+    grad_reverse,
+    proxy_a_distance,
+)
 from .base import Method, MethodResult, Problem
 from .nets import mlp_extractor, seeded_generator, test_score
-from .relation_step import relation_step
+from .relation_step import KAPPA_FORMS, relation_step
 
 
 @dataclass(frozen=True)
 class AMTNNHparams:
-    """AMTNN settings.  Defaults follow the public code except the schedule (``epochs``): 10
-    epochs on digits at ratio 0.1 (180-250 training images per task, 12 batches an epoch) took
-    25-36 s of CPU time on one thread here (80-120 s wall on a shared, loaded 2-core machine);
-    the public code trains on 1,000 images per task (``train_samples: 1000`` with a large enough
-    split) for more epochs: raise ``epochs`` for published-scale runs."""
+    """AMTNN settings.  Defaults follow the public code (κ as C₂‖α‖₂ with C₂ = 1, ρ = 0.5, SGD
+    lr 0.01, batches of 16, 1,000 samples per task an epoch) except the divergence estimate
+    (proxy A-distance on held-out rows, module docstring) and the number of epochs (5; the
+    public code runs more): chosen on a validation part of Office-Caltech10 GoogLeNet
+    features carved from the training split (docs/methods.md)."""
 
     extractor: Literal["auto", "lenet", "mlp"] = "auto"  # auto: lenet when in_dim == prod(image_shape)
     image_shape: tuple[int, ...] = (3, 28, 28)  # C, H, W of the rows the lenet extractor reshapes
@@ -83,14 +104,19 @@ class AMTNNHparams:
     alpha_mode: Literal["learned", "uniform", "identity"] = "learned"  # uniform/identity: fixed α baselines
     alpha_init_diagonal: float = 0.9  # initial α_tt; the rest spread evenly over the row
     rho: float = 0.5  # divergence weight in the relation step
-    kappa: float = 1.0  # weight of sqrt(Σ α²/m) in the relation step (paper form)
+    kappa: float = 1.0  # weight of the norm term: C₂ of C₂‖α‖₂ (kappa_form code) or κ of κ·sqrt(Σ α²/m) (paper)
+    kappa_form: Literal["code", "paper"] = "code"  # code: the public code's C₂‖α‖₂ | paper: κ·sqrt(Σ α²/m)
+    divergence_estimate: Literal["proxy_a", "accuracy"] = "proxy_a"  # H: proxy A-distance | the code's accuracy
+    divergence_holdout: float = 0.2  # share of each task's samples the discriminators never train on (0: none)
     adversarial_weight: float = 1.0  # ρ' on the adversarial term of the network step (public code: 1)
     gp_weight: float = 1.0  # W variant: gradient-penalty weight λ
     critic_output: Literal["sigmoid", "linear"] = "sigmoid"  # W variant: public code's bounded critic, or linear
     critic_steps: int = 1  # discriminator/critic updates per batch; >1 adds critic-only updates first
     lr: float = 0.01  # SGD
     momentum: float = 0.9
-    epochs: int = 10
+    epochs: int = 5
+    epoch_samples: int = 1000  # samples per task in an epoch, small tasks resampled (public code: 1000)
+    min_steps: int = 250  # a run with fewer optimiser steps prints a warning and records it in extra.warnings
     lr_halving_epochs: int = 50  # lr halved every this many epochs (public code: 50 H, 30 W)
     batch_size: int = 16  # samples per task per batch
     train_samples: int = 0  # training samples per task (0 = all of the split's; public code: 1000)
@@ -103,7 +129,7 @@ class AMTNNHparams:
                     "lr_halving_epochs", "batch_size"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{where}.{key}: must be >= 1, got {getattr(self, key)}")
-        for key in ("train_samples", "eval_every", "embedding_samples"):
+        for key in ("train_samples", "eval_every", "embedding_samples", "epoch_samples", "min_steps"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{where}.{key}: must be >= 0, got {getattr(self, key)}")
         for key in ("rho", "kappa", "adversarial_weight", "gp_weight"):
@@ -115,6 +141,10 @@ class AMTNNHparams:
             raise ConfigError(f"{where}.momentum: must be in [0, 1), got {self.momentum}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"{where}.dropout: must be in [0, 1), got {self.dropout}")
+        if not 0 <= self.divergence_holdout < 1:
+            raise ConfigError(f"{where}.divergence_holdout: must be in [0, 1), got {self.divergence_holdout}")
+        if self.kappa_form not in KAPPA_FORMS:
+            raise ConfigError(f"{where}.kappa_form: must be one of {', '.join(KAPPA_FORMS)}, got {self.kappa_form!r}")
         if not 0 < self.alpha_init_diagonal <= 1:
             raise ConfigError(f"{where}.alpha_init_diagonal: must be in (0, 1], got {self.alpha_init_diagonal}")
         if len(self.image_shape) != 3 or min(self.image_shape) < 1:
@@ -163,6 +193,35 @@ def build_extractor(hp: AMTNNHparams, in_dim: int) -> tuple[nn.Module, int]:
         ext = LeNetExtractor(hp.image_shape, hp.conv_channels)
         return ext, ext.out_dim
     return mlp_extractor(in_dim, hp.mlp_hidden, hp.dropout), hp.mlp_hidden
+
+
+class TooFewStepsWarning(UserWarning):
+    """A run takes fewer optimiser steps than ``min_steps``."""
+
+
+def batches_per_epoch(n_train: np.ndarray, batch_size: int, epoch_samples: int) -> int:
+    """Batches in one epoch: enough for ``epoch_samples`` samples of every task (the public code
+    draws 1,000 per task), and at least one pass over the largest task; smaller tasks are
+    resampled (:func:`index_stream`), so the schedule does not shrink with the smallest task."""
+    return max(1, math.ceil(max(max(n_train), epoch_samples) / batch_size))
+
+
+def index_stream(n: int, length: int, gen: torch.Generator) -> torch.Tensor:
+    """``length`` indices into n samples: fresh random permutations back to back (each sample
+    drawn once per pass, a small task passed over several times in one epoch)."""
+    reps = math.ceil(length / n)
+    return torch.cat([torch.randperm(n, generator=gen) for _ in range(reps)])[:length]
+
+
+def held_out_mask(n: int, fraction: float, rng: np.random.Generator) -> torch.Tensor:
+    """Boolean (n,) mask of the samples the discriminators never train on (the divergence is
+    estimated on them): round(fraction·n), at least 1 and at most n − 1 when fraction > 0 and
+    n >= 2.  The classifiers train on every sample."""
+    mask = torch.zeros(n, dtype=torch.bool)
+    if fraction > 0 and n >= 2:
+        k = min(max(1, round(fraction * n)), n - 1)
+        mask[torch.as_tensor(rng.permutation(n)[:k])] = True
+    return mask
 
 
 def initial_alpha(n_tasks: int, diagonal: float) -> np.ndarray:
@@ -236,23 +295,30 @@ class AMTNN(Method):
         alpha = {"learned": initial_alpha(T, hp.alpha_init_diagonal), "uniform": np.full((T, T), 1.0 / T),
                  "identity": np.eye(T)}[hp.alpha_mode]
         alpha_history, history = [alpha.tolist()], []
-        n_batches = max(1, math.ceil(min(n_train) / hp.batch_size))
+        n_batches = batches_per_epoch(n_train, hp.batch_size, hp.epoch_samples)
+        held = [held_out_mask(len(y), hp.divergence_holdout, rng).to(device) for y in y_tr]
+        n_steps = hp.epochs * n_batches
+        warnings_ = []
+        if n_steps < hp.min_steps:
+            warnings_.append(f"{self.name}: {n_steps} optimiser steps ({hp.epochs} epochs x {n_batches} batches), "
+                             f"fewer than min_steps {hp.min_steps}: raise epochs or epoch_samples")
+            warnings.warn(warnings_[-1], TooFewStepsWarning, stacklevel=2)
         div = np.zeros((T, T))
         losses_mat = np.zeros((T, T))
 
         for epoch in tqdm(range(1, hp.epochs + 1), desc=self.name, unit="epoch", disable=not progress, leave=False):
-            perms = [torch.randperm(len(y), generator=gen) for y in y_tr]
+            streams = [index_stream(len(y), n_batches * hp.batch_size, gen) for y in y_tr]
             losses_mat = np.zeros((T, T))
-            div = np.zeros((T, T))
+            stats = np.zeros((len(pairs), 4))
             for b in range(n_batches):
-                idx = [p[b * hp.batch_size : (b + 1) * hp.batch_size] if len(p) > b * hp.batch_size
-                       else p[: hp.batch_size] for p in perms]
+                idx = [st[b * hp.batch_size : (b + 1) * hp.batch_size] for st in streams]
                 xs = [x[i.to(x.device)] for x, i in zip(x_tr, idx)]
                 ys = [y[i.to(y.device)] for y, i in zip(y_tr, idx)]
+                hs = [h[i.to(h.device)] for h, i in zip(held, idx)]
                 z = extractor(torch.cat(xs))
                 zs = list(torch.split(z, [len(y) for y in ys]))
                 for _ in range(hp.critic_steps - 1):  # critic-only updates on fixed features
-                    self._adversarial(discs, pairs, [zz.detach() for zz in zs], alpha, hp, gen, disc_opt)
+                    self._adversarial(discs, pairs, [zz.detach() for zz in zs], hs, alpha, hp, gen, disc_opt)
 
                 cls_loss = z.new_zeros(())
                 for t in range(T):
@@ -260,20 +326,17 @@ class AMTNN(Method):
                     cls_loss = cls_loss + sum(float(alpha[t, i]) * per_task[i] for i in range(T))
                     losses_mat[t] += [float(v.detach()) for v in per_task]
                 z_adv = zs if hp.code_compat else [grad_reverse(zz) for zz in zs]
-                adv_loss, d_batch = self._adversarial_loss(discs, pairs, z_adv, alpha, hp, gen)
-                div += d_batch
+                adv_loss, batch_stats = self._adversarial_loss(discs, pairs, z_adv, hs, alpha, hp, gen)
+                stats += batch_stats
                 loss = (cls_loss + hp.adversarial_weight * adv_loss) / T
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
             sched.step()
             losses_mat /= n_batches
-            div /= n_batches
+            div = self._divergence(stats, pairs, T, hp)
             if hp.alpha_mode == "learned":
-                # a W1 distance is >= 0: a negative critic estimate (the features momentarily ahead
-                # of the critic) carries no information, so it enters the relation step as 0
-                d_rel = np.maximum(div, 0.0) if self.divergence == "w" else div
-                alpha = relation_step(losses_mat, d_rel, n_train, kappa=hp.kappa, rho=hp.rho)
+                alpha = relation_step(losses_mat, div, n_train, kappa=hp.kappa, rho=hp.rho, kappa_form=hp.kappa_form)
                 alpha_history.append(alpha.tolist())
             if hp.eval_every and (epoch % hp.eval_every == 0) and epoch != hp.epochs:
                 history.append({"step": epoch, "test": self._test_accuracy(extractor, heads, problem, device,
@@ -285,28 +348,64 @@ class AMTNN(Method):
                                                     for t in preds}})
         extra = {"alpha_history": alpha_history, "relation_losses": losses_mat.tolist(),
                  "relation_loss": "squared error" if regression else "cross-entropy",
-                 "divergence_kind": {"h": "discriminator accuracy", "w": "critic W1 estimate"}[self.divergence],
-                 "n_train_used": n_train.astype(int).tolist(), "feature_dim": feat_dim}
+                 "divergence_kind": self._divergence_kind(hp),
+                 "n_train_used": n_train.astype(int).tolist(), "feature_dim": feat_dim,
+                 "optimizer_steps": n_steps, "batches_per_epoch": n_batches,
+                 "divergence_held_out": [int(h.sum()) for h in held], "warnings": warnings_}
         if hp.embedding_samples:
             extra["embedding"] = feature_embedding(extractor, problem, hp.embedding_samples, seed, device)
         return MethodResult(predictions=preds, relations={"alpha": alpha, "divergence": div}, history=history, extra=extra)
 
-    def _adversarial_loss(self, discs, pairs, zs, alpha, hp: AMTNNHparams, gen) -> tuple[torch.Tensor, np.ndarray]:
-        """Σ_{t<k} (α_tk + α_kt) ℓ_tk and the batch's divergence estimates d̂ (T, T)."""
-        T = len(zs)
-        d = np.zeros((T, T))
+    def _adversarial_loss(self, discs, pairs, zs, held, alpha, hp: AMTNNHparams, gen) -> tuple[torch.Tensor, np.ndarray]:
+        """Σ_{t<k} (α_tk + α_kt) ℓ_tk over the rows the discriminators train on (``held`` marks the
+        others), and the batch's divergence statistics (len(pairs), 4) on the estimation rows: the
+        held-out rows when there are any (``divergence_holdout`` > 0), else the training rows.
+        H: [hits on t, rows of t, hits on k, rows of k]; W: [Σ f on t, rows of t, Σ f on k, rows of k]."""
+        stats = np.zeros((len(pairs), 4))
         total = zs[0].new_zeros(())
-        for disc, (t, k) in zip(discs, pairs):
+        holdout = hp.divergence_holdout > 0
+        for p, (disc, (t, k)) in enumerate(zip(discs, pairs)):
+            za, zb = zs[t][~held[t]], zs[k][~held[k]]
+            if len(za) and len(zb):
+                if self.divergence == "h":
+                    loss, _ = domain_loss_and_accuracy(disc, za, zb)
+                else:
+                    loss, _ = critic_loss(disc, za, zb, hp.gp_weight, gen)
+                total = total + float(alpha[t, k] + alpha[k, t]) * loss
+            ea, eb = (zs[t][held[t]], zs[k][held[k]]) if holdout else (za, zb)
+            with torch.no_grad():
+                fa, fb = disc(ea.detach()).squeeze(-1), disc(eb.detach()).squeeze(-1)
             if self.divergence == "h":
-                loss, est = domain_loss_and_accuracy(disc, zs[t], zs[k])
+                stats[p] = [float((fa >= 0).sum()), len(fa), float((fb < 0).sum()), len(fb)]
             else:
-                loss, est = critic_loss(disc, zs[t], zs[k], hp.gp_weight, gen)
-            d[t, k] = d[k, t] = est
-            total = total + float(alpha[t, k] + alpha[k, t]) * loss
-        return total, d
+                stats[p] = [float(fa.sum()), len(fa), float(fb.sum()), len(fb)]
+        return total, stats
 
-    def _adversarial(self, discs, pairs, zs, alpha, hp, gen, disc_opt) -> None:
-        loss, _ = self._adversarial_loss(discs, pairs, zs, alpha, hp, gen)
+    def _divergence(self, stats: np.ndarray, pairs, T: int, hp: AMTNNHparams) -> np.ndarray:
+        """The epoch's divergence estimates d̂ (T, T) from the summed batch statistics, on the
+        scale the relation step needs (a task against itself scores 0): H with ``proxy_a``,
+        the proxy A-distance 2·(2·acc − 1)₊ of the balanced accuracy; H with ``accuracy``, the
+        public code's raw accuracy (0.5 for indistinguishable tasks); W, the critic's dual
+        estimate E_k f − E_t f clipped at 0 (W1 >= 0)."""
+        d = np.zeros((T, T))
+        for (t, k), (sa, na, sb, nb) in zip(pairs, stats):
+            if self.divergence == "h":
+                acc = 0.5 * (sa / na + sb / nb) if na and nb else 0.5
+                est = float(proxy_a_distance(acc)) if hp.divergence_estimate == "proxy_a" else acc
+            else:
+                est = max(sb / nb - sa / na, 0.0) if na and nb else 0.0
+            d[t, k] = d[k, t] = est
+        return d
+
+    def _divergence_kind(self, hp: AMTNNHparams) -> str:
+        where = "held-out rows" if hp.divergence_holdout > 0 else "training batches"
+        if self.divergence == "w":
+            return f"critic W1 estimate, clipped at 0 ({where})"
+        kind = {"proxy_a": "proxy A-distance", "accuracy": "discriminator accuracy"}[hp.divergence_estimate]
+        return f"{kind} ({where})"
+
+    def _adversarial(self, discs, pairs, zs, held, alpha, hp, gen, disc_opt) -> None:
+        loss, _ = self._adversarial_loss(discs, pairs, zs, held, alpha, hp, gen)
         disc_opt.zero_grad(set_to_none=True)
         loss.backward()
         disc_opt.step()

@@ -38,7 +38,7 @@ from .nets import MLPHparams, TaskTensors, mlp_extractor, seeded_generator
 
 @dataclass(frozen=True)
 class MRNHparams(MLPHparams):
-    prior_weight: float = 1.0  # λ on the tensor normal prior term (MTlearn: 1)
+    prior_weight: float = 1000.0  # λ on the tensor normal prior term (MTlearn: 1, nearly inert; docs/methods.md)
     cov_jitter: float = 1e-5  # ε added to each covariance before inverting (MTlearn: 1e-5)
     cov_update_every: int = 1  # gradient steps between flip-flop covariance updates (MTlearn: 1)
 
@@ -84,6 +84,19 @@ def flip_flop_precision(W: torch.Tensor, mode: int, omegas: tuple[torch.Tensor, 
     return prec / torch.trace(prec)
 
 
+RECORD_TAIL_STEPS = 50  # the run record's loss terms: means over the last this many steps
+
+
+def task_weight_spread(W: torch.Tensor) -> dict[str, float]:
+    """Mean pairwise Frobenius distance ‖W_t − W_s‖ between the task classifiers (t < s) and
+    their mean norm ‖W_t‖, for W (T, C, D): how far the prior pulled the tasks together."""
+    T = W.shape[0]
+    flat = W.reshape(T, -1).double()
+    dist = [float(torch.linalg.norm(flat[t] - flat[s])) for t in range(T) for s in range(t + 1, T)]
+    return {"task_weight_distance": float(np.mean(dist)) if dist else 0.0,
+            "task_weight_norm": float(torch.linalg.norm(flat, dim=1).mean())}
+
+
 class MRN(Method):
     """Shared MLP extractor + per-task linear classifiers with a tensor normal prior."""
 
@@ -109,13 +122,19 @@ class MRN(Method):
             return extractor(x) @ W[t_idx].T + bias[t_idx]
 
         history = []
+        tail = max(1, min(RECORD_TAIL_STEPS, hp.steps))  # steps averaged for the recorded loss terms
+        ce_tail = prior_tail = 0.0
         for step in tqdm(range(1, hp.steps + 1), desc="mrn", unit="step", disable=not progress, leave=False):
-            loss = W.new_zeros(())
+            ce = W.new_zeros(())
             for i, t in enumerate(problem.tasks):
                 x, y = data[t].batch(hp.batch_size, gen)
-                loss = loss + nn.functional.cross_entropy(logits(i, x), y)
+                ce = ce + nn.functional.cross_entropy(logits(i, x), y)
             om = tuple(o.to(W.dtype) for o in omegas)
-            loss = loss + hp.prior_weight * tensor_normal_prior(W, *om)
+            prior = hp.prior_weight * tensor_normal_prior(W, *om)
+            loss = ce + prior
+            if step > hp.steps - tail:
+                ce_tail += float(ce.detach()) / tail
+                prior_tail += float(prior.detach()) / tail
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -131,7 +150,9 @@ class MRN(Method):
         task_cov = torch.linalg.inv(omegas[0])
         task_cov = (task_cov / torch.trace(task_cov)).cpu().numpy()
         return MethodResult(predictions=preds, relations={"task_covariance": 0.5 * (task_cov + task_cov.T)},
-                            history=history, extra={"task_precision": omegas[0].cpu().numpy().tolist()})
+                            history=history, extra={"task_precision": omegas[0].cpu().numpy().tolist(),
+                                                    "cross_entropy": ce_tail, "prior_term": prior_tail,
+                                                    **task_weight_spread(W.detach())})
 
     @staticmethod
     @torch.no_grad()

@@ -20,6 +20,12 @@ stationarity condition c_i + κ·α_i/(m_i s) = λ on the support and c_i >= λ 
 
 and the root is found exactly by sorting c (the left side is an increasing piecewise
 quadratic in λ).  :func:`kkt_residual` checks optimality of any simplex point.
+
+Two forms of the norm term (``kappa_form``).  ``paper``: κ·sqrt(Σ_i α_ti²/m_i) as above.
+``code``: the public code's C₂·‖α_t‖₂ (cjshui/AMTNN ``alpha_opt.py``, ``min_loss``:
+``C_2 * cp.norm(alpha)``, with C₂ = 1 set in ``MTL.py``, ``c_2 = 1 * np.ones(...)``), which is
+the paper's form with every m_i = 1 and κ = C₂.  With m_i = m for all tasks, C₂ = κ/sqrt(m):
+the code's C₂ = 1 is the paper's κ = sqrt(m) (≈ 16 at 250 samples a task, ≈ 32 at 1,000).
 """
 
 from __future__ import annotations
@@ -94,16 +100,27 @@ def kkt_residual(alpha: np.ndarray, costs: np.ndarray, n_train: np.ndarray, kapp
     }
 
 
+KAPPA_FORMS = ("code", "paper")
+
+
 def relation_step(losses: np.ndarray, divergences: np.ndarray, n_train: np.ndarray,
-                  kappa: float = 1.0, rho: float = 0.5) -> np.ndarray:
+                  kappa: float = 1.0, rho: float = 0.5, kappa_form: str = "code") -> np.ndarray:
     """All tasks' rows of α (Algorithm 1, step 2).
 
     losses: (T, T), losses[t, i] = R̂_i(h_t), the loss of task t's classifier on task i;
-    divergences: (T, T) d̂(D_t, D_i) (diagonal ignored: a task's divergence to itself is 0);
-    n_train: (T,) labelled samples per task.  Returns α (T, T), row t on the simplex.
+    divergences: (T, T) d̂(D_t, D_i) (diagonal ignored: a task's divergence to itself is 0,
+    so the estimates must be on a scale where indistinguishable tasks score 0, e.g. the
+    proxy A-distance, not a discriminator's accuracy); n_train: (T,) labelled samples per
+    task; ``kappa_form``: ``code`` (κ‖α_t‖₂, the public code's C₂ = κ; n_train unused) or
+    ``paper`` (κ·sqrt(Σ α²/m), module docstring).  Returns α (T, T), row t on the simplex.
     """
     if rho < 0:
         raise ConfigError(f"rho: must be >= 0, got {rho}")
+    if kappa_form not in KAPPA_FORMS:
+        raise ConfigError(f"kappa_form: must be one of {', '.join(KAPPA_FORMS)}, got {kappa_form!r}")
+    n_train = np.asarray(n_train, dtype=np.float64)
+    if kappa_form == "code":
+        n_train = np.ones_like(n_train)
     d = np.array(divergences, dtype=np.float64)
     np.fill_diagonal(d, 0.0)
     costs = np.asarray(losses, dtype=np.float64) + rho * d
