@@ -50,6 +50,39 @@ class Problem:
         return any(d.x_val is not None for d in self.data.values())
 
 
+SELECTION_MODES = ("final", "best_val", "best_test")
+VAL_FRACTION = 0.2  # default share of each class's training samples carved for validation
+
+
+def selection_config(value, where: str, default: dict | None = None) -> dict:
+    """``selection:`` as given (None, a mode, or {mode, val_fraction}) -> {mode, val_fraction}.
+
+    ``final``: the last iterate; ``best_val``: the iterate with the best validation score,
+    the validation part carved from the training split (:func:`carve_validation`);
+    ``best_test``: the iterate with the best test score (the VMTL public code's report)."""
+    from ..errors import ConfigError
+
+    out = dict(default or {"mode": "final", "val_fraction": VAL_FRACTION})
+    if value is None:
+        return out
+    if isinstance(value, str):
+        value = {"mode": value}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected one of {', '.join(SELECTION_MODES)} or {{mode, val_fraction}}, "
+                          f"got {value!r}")
+    for key in value:
+        if key not in ("mode", "val_fraction"):
+            raise ConfigError(f"{where}: unknown key {key!r}; allowed: 'mode', 'val_fraction'")
+    out.update(value)
+    if out["mode"] not in SELECTION_MODES:
+        raise ConfigError(f"{where}.mode: {out['mode']!r} is not allowed; allowed: {', '.join(map(repr, SELECTION_MODES))}")
+    f = out["val_fraction"]
+    if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f < 1:
+        raise ConfigError(f"{where}.val_fraction: expected a fraction in (0, 1), got {f!r}")
+    out["val_fraction"] = float(f)
+    return out
+
+
 def carve_validation(problem: Problem, fraction: float, seed: int) -> Problem:
     """Every task's training part split into training and validation (``selection: best_val``).
 
