@@ -221,7 +221,7 @@ def cmd_robustness(a) -> None:
 
         out = fgsm_run(a.features, a.split, a.out, dataset=a.dataset, tasks=a.tasks, method=a.method,
                        algorithm=a.algorithm or a.method, hparams=a.hparams, ratio=a.ratio, seed=a.seed,
-                       eps=a.eps, device=a.device, progress=not a.quiet)
+                       eps=a.eps, device=a.device, progress=not a.quiet, eps_unit=a.eps_unit)
     print(f"{a.out}: " + ", ".join(f"eps {e:g}: {v:.4f}" for e, v in out["fgsm"]["avg"].items()))
 
 
@@ -720,6 +720,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ratio", type=float, required=True)
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--eps", type=lambda t: [float(x) for x in t.split(",")], default=[0.0, 0.02, 0.05, 0.1, 0.2])
+    s.add_argument("--eps-unit", choices=["feature_std", "absolute"], default="feature_std",
+                   help="feature_std: eps times each feature's training std; absolute: raw feature units")
     s.set_defaults(fn=cmd_robustness)
 
     s = sub.add_parser("robustness-table", help="robustness run JSONs -> FGSM accuracy table (md, tex, csv)")
