@@ -187,9 +187,12 @@ def cmd_paper_compare(a) -> None:
 
 
 def cmd_paper_tables(a) -> None:
+    from .report.claims import write_claims
     from .report.paper import write_paper_comparison
 
     for path in write_paper_comparison(a.runs, a.out_dir, a.dataset, a.tasks, a.ratios, a.paper_csv):
+        print(path)
+    for path in write_claims(a.runs, a.out_dir, a.dataset, a.ratios, a.robustness_runs):
         print(path)
 
 
@@ -690,6 +693,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ratios", type=lambda t: [float(x) for x in t.split(",")], required=True)
     s.add_argument("--out-dir", required=True)
     s.add_argument("--paper-csv", default=None, help="default: the copy shipped in mtlbench/paperdata")
+    s.add_argument("--robustness-runs", nargs="*", default=[], help="FGSM run JSONs (mtlbench robustness) for "
+                   "the claims table's robustness claims")
     s.set_defaults(fn=cmd_paper_tables)
 
     s = sub.add_parser("train-seeds", parents=[common],
