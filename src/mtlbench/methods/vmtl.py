@@ -38,6 +38,20 @@ equations numbered as in the paper:
   During the first ``prior_warmup`` iterations the priors are standard normal (as the code).
 * Prediction: p(y|x) ≈ (1/(LM)) Σ_l Σ_m softmax(w^(m) z^(l)), dropout off; the argmax.
 
+The public code's further deviations, each an option (docs/methods.md cites the code
+lines; ``vmtl_code`` / ``vmtl_ac_code`` switch them all on): ``encoder: bayes_linear``
+(one Bayesian-linear layer, variance x²·softplus(φ_ρ)² + softplus(b_ρ)²) or
+``elu_bayes_linear`` (two ELU layers, then that layer; VMTL-AC's encoder and generators);
+``z_prior: attention`` (per sample, the attention-weighted same-class training features of
+every other task, :meth:`_SeedData._attention_features`) with ``prior_input_dropout``;
+``optimizer: per_task`` (:class:`TaskAdams`: one Adam per task, task by task;
+``prior_warmup`` then counts task steps); ``anneal_per_task`` (the β / τ counters fire T
+times per iteration); ``predict: mean`` (posterior means at test time); ``ac_centers:
+running`` (VMTL-AC: a running mean of the batches' class means).  ``w_samples: 1`` is the
+code's one weight sample per (z sample, row).  Diagnostics of the mechanism
+(:func:`diagnostics`: classifier distances, mean z variance) and the final KL terms and
+weights go to ``MethodResult.extra``.
+
 Variants (``Hparams``): ``prior: mean`` (A_ti = 1/(T−1)) and ``learnable`` (A = softmax of
 learnable logits, no noise) are the paper's Table 2; ``variational_z`` / ``variational_w``
 off replace the Gaussian by its mean and drop the KL (Table 1); ``amortized_classifier``
@@ -193,7 +207,7 @@ class _SeedData:
         self.related = self._attention_features(len(problem.tasks), C) if attention else None
 
     def _attention_features(self, T: int, C: int) -> torch.Tensor:
-        """The public code's prior inputs (dataset.py:86-105): for every training row x of task
+        """The public code's prior inputs (dataset.py:83-106): for every training row x of task
         t and class c, and every other task i, the attention-weighted mix softmax(a/(max a − min a))·X_ic
         of task i's class-c training rows X_ic, with a = x·X_icᵀ.  (N, T, D); zeros at i = t."""
         out = torch.zeros(self.x.shape[0], T, self.x.shape[1], dtype=self.x.dtype, device=self.x.device)
@@ -498,7 +512,7 @@ def _draw_noise(gens: list[torch.Generator], hp: VMTLHparams, T: int, B: int, D:
 
 class TaskAdams:
     """One Adam optimiser per task, stepped task by task (``optimizer: per_task``): the public
-    code's (model_vmtl.py:175-181, model_vmtl_ac.py:134-139).  Task t's optimiser holds the
+    code's (model_vmtl.py:176-181, model_vmtl_ac.py:135-139).  Task t's optimiser holds the
     shared networks (encoder; VMTL-AC's generators), task t's classifier and its mixing
     logits (row t of ``logit_z`` / ``logit_w``), each with its own moments and step count, so
     the shared networks get T updates per iteration from T moment estimates.  The update is
