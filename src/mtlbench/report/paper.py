@@ -9,10 +9,14 @@ each cell, our mean ± 95 % CI over seeds, the paper's value and the difference
 For a dataset without paper numbers (e.g. ``digits``) the same layouts (those of the
 Office-Home tables) show ours alone, with our tasks as columns and our ratios.
 
-Matching: a paper method id is looked up among our method labels, then through
-:data:`ALIASES` (``vmtl_z1_w1`` and ``vmtl_prior_gumbel`` are VMTL itself); a paper
-task letter is the upper-cased first letter of one of our task names (without paper
-numbers, the columns are our task names).
+Matching: a paper method id is looked up first in :data:`PAPER_EQUIVALENTS` (the paper's
+bMTL is the VMTL network with both variational parts off, its Table 1 row (✗, ✗) equal to
+its Table 3 bMTL: our ``vmtl_z0_w0`` when it was run), then among our method labels, then
+through :data:`ALIASES` (``vmtl_z1_w1`` and ``vmtl_prior_gumbel`` are VMTL itself).  Our
+``bmtl`` (a ReLU MLP, the general joint objective) then follows as a further row,
+``bmtl (ours, joint objective)``, without paper values.  A paper task letter is the
+upper-cased first letter of one of our task names (without paper numbers, the columns are
+our task names).
 
 The audit table: for every method of the runs, the average accuracy per ratio at the three
 selections a run records (``selection`` of the run JSON, :func:`mtlbench.train.selection_record`):
@@ -36,6 +40,8 @@ from .stats import mean_ci95
 from .tables import AVG, load_runs, summarize
 
 ALIASES = {"vmtl_z1_w1": "vmtl", "vmtl_prior_gumbel": "vmtl"}
+PAPER_EQUIVALENTS = {"bmtl": "vmtl_z0_w0"}  # paper id -> our label that is the paper's network
+FURTHER_BMTL = "bmtl (ours, joint objective)"
 TEMPLATE_DATASET = "office_home"  # layouts used for datasets without paper numbers
 SELECTIONS = ("final", "best_val", "best_test")
 
@@ -49,6 +55,8 @@ def load_paper_tables(path: str | Path | None = None) -> pd.DataFrame:
 
 
 def _our_method(paper_id: str, ours: set[str]) -> str | None:
+    if PAPER_EQUIVALENTS.get(paper_id) in ours:
+        return PAPER_EQUIVALENTS[paper_id]
     if paper_id in ours:
         return paper_id
     alias = ALIASES.get(paper_id)
@@ -102,9 +110,11 @@ def comparison_frame(summary: pd.DataFrame, paper: pd.DataFrame, dataset: str, t
         cols = list(letters) + [AVG]
     s = summary[(summary.dataset == dataset) & (summary.metric == "accuracy")]
     rows = []
+    methods = list(dict.fromkeys(pt.method))
+    further = "bmtl" in methods and _our_method("bmtl", ours_methods) != "bmtl" and "bmtl" in ours_methods
     for ratio in table_ratios:
-        for method in dict.fromkeys(pt.method):
-            mine = _our_method(method, ours_methods)
+        for method in methods + ([FURTHER_BMTL] if further else []):
+            mine = "bmtl" if method == FURTHER_BMTL else _our_method(method, ours_methods)
             if not has_paper and mine is None:
                 continue
             for col in cols:
