@@ -67,6 +67,17 @@ def test_dataset_without_paper_numbers_shows_ours_alone(tmp_path):
     assert list(dict.fromkeys(t3.column)) == tasks + ["avg"]
     audit = audit_frame(paths, load_paper_tables(), "digits", [0.05])
     final = audit[(audit.method == "vmtl") & (audit.statistic == "final")]["mean"].iloc[0]
-    best = audit[(audit.method == "vmtl") & (audit.statistic == "best")]["mean"].iloc[0]
+    best = audit[(audit.method == "vmtl") & (audit.statistic == "best_test")]["mean"].iloc[0]
     assert best > final  # best-on-test picks step 2, the optimistic figure
     assert np.isclose(best - final, 2.0)
+
+
+def test_paper_bmtl_row_is_the_vmtl_network_without_variational_parts(tmp_path):
+    """The paper's bMTL (Table 3) is its Table 1 (✗, ✗) row: our vmtl_z0_w0; our bmtl is a further row."""
+    paths = _runs(tmp_path, "office_home", OH_TASKS, {"vmtl": 0.581, "vmtl_z0_w0": 0.504, "bmtl": 0.40})
+    frame = comparison_frame(summarize(load_runs(paths)), load_paper_tables(), "office_home", OH_TASKS, [0.05], 3)
+    avg = frame[(frame.column == "avg") & np.isclose(frame.ratio, 0.05)].set_index("method")
+    assert avg.loc["bmtl", "ours_label"] == "vmtl_z0_w0" and avg.loc["bmtl", "paper_mean"] == 50.4
+    assert abs(avg.loc["bmtl", "ours_mean"] - 50.5) < 0.01 and not avg.loc["bmtl", "outside"]
+    further = avg.loc["bmtl (ours, joint objective)"]
+    assert further.ours_label == "bmtl" and abs(further.ours_mean - 40.1) < 0.01 and np.isnan(further.paper_mean)

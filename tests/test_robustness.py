@@ -119,3 +119,52 @@ def test_robustness_table_refuses_plain_runs(tmp_path):
     write_json(tmp_path / "r.json", {"dataset": "d", "method": "bmtl", "ratio": 0.05, "seed": 0, "metrics": {}})
     with pytest.raises(ConfigError, match="not a robustness run"):
         write_robustness_table([tmp_path / "r.json"], tmp_path, "d", 0.05, ["bmtl"])
+
+
+@pytest.mark.parametrize("name, extra", [("vmtl", {}), ("vmtl", {"encoder": "bayes_linear", "predict": "mean"}),
+                                         ("vmtl_ac", {}), ("bmtl", None)])
+def test_predictor_gradient_matches_finite_differences(name, extra):
+    """The gradient FGSM follows is the predictor's: autograd's directional derivative of the
+    cross-entropy equals a central finite difference along random directions."""
+    from mtlbench.robustness import input_gradient
+
+    torch.set_num_threads(1)
+    problem = make_blobs_problem(n_tasks=2, n_classes=3, dim=6, n_train=30, n_test=20)
+    cls = METHODS[name]
+    hp = dict(hidden=12, steps=30, eval_every=30) if extra is None else \
+        dict(hidden=12, latent=6, z_samples=2, w_samples=2, steps=30, eval_every=30, lr=3e-3, **extra)
+    res = cls(cls.Hparams(**hp)).fit_predict(problem, seed=0, progress=False)
+    t = problem.tasks[1]
+    x = torch.as_tensor(problem.data[t].x_test[:8], dtype=torch.float64)
+    y = torch.as_tensor(problem.data[t].y_test[:8])
+
+    def loss(v):
+        with torch.no_grad():
+            return float(torch.nn.functional.cross_entropy(res.predictor(t, v.float()), y))
+
+    grad = input_gradient(lambda v: res.predictor(t, v), x.float(), y).double()
+    g = torch.Generator().manual_seed(1)
+    # along the gradient itself (the FGSM direction), then random directions; the loss is
+    # float32 and bMTL piecewise linear, so the random ones get an absolute tolerance
+    directions = [grad] + [torch.randn(x.shape, generator=g, dtype=torch.float64) for _ in range(2)]
+    directions = [v / v.norm() for v in directions]
+    h = 1e-3
+    for i, v in enumerate(directions):
+        fd = (loss(x + h * v) - loss(x - h * v)) / (2 * h)
+        assert float((grad * v).sum()) == pytest.approx(fd, rel=5e-2, abs=3e-4 if i else 1e-4), (name, i)
+    assert float(grad.norm()) > 1e-3  # the first check is not vacuous
+
+
+def test_eps_is_in_units_of_each_features_training_std():
+    from mtlbench.robustness import feature_scale
+
+    x_train = np.array([[0.0, 1.0, 5.0], [0.0, 3.0, 5.0]], dtype=np.float32)  # stds 0, 1, 0
+    scale = feature_scale(x_train)
+    np.testing.assert_allclose(scale.numpy(), [0.0, 1.0, 0.0])
+    W = torch.tensor([[1.0, -1.0], [2.0, 0.5], [-1.0, 1.0]])
+    x, y = torch.ones(4, 3), torch.tensor([0, 1, 0, 1])
+    adv = fgsm_perturb(lambda v: v @ W, x, y, 0.3, scale)
+    np.testing.assert_allclose((adv - x).abs().numpy(), np.tile([0.0, 0.3, 0.0], (4, 1)), atol=1e-7)
+    assert feature_scale(x_train, "absolute") is None
+    with pytest.raises(Exception, match="eps_unit.*allowed"):
+        feature_scale(x_train, "pixels")

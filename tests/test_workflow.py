@@ -31,6 +31,8 @@ TINY = {
     "grouping": {"budgets": [2]},
     # FGSM accuracy of bMTL (VMTL appendix B.5): 2 seeds at ratio 0.1
     "robustness": {"datasets": ["digits"], "methods": ["bmtl"], "ratios": [0.1], "eps": [0.0, 0.1]},
+    # dvc.yaml's train and robustness stages read it
+    "selection": {"mode": "final", "val_fraction": 0.2},
 }
 
 

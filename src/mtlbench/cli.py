@@ -212,9 +212,12 @@ def cmd_paper_compare(a) -> None:
 
 
 def cmd_paper_tables(a) -> None:
+    from .report.claims import write_claims
     from .report.paper import write_paper_comparison
 
     for path in write_paper_comparison(a.runs, a.out_dir, a.dataset, a.tasks, a.ratios, a.paper_csv):
+        print(path)
+    for path in write_claims(a.runs, a.out_dir, a.dataset, a.ratios, a.robustness_runs):
         print(path)
 
 
@@ -246,7 +249,7 @@ def cmd_robustness(a) -> None:
 
         out = fgsm_run(a.features, a.split, a.out, dataset=a.dataset, tasks=a.tasks, method=a.method,
                        algorithm=a.algorithm or a.method, hparams=a.hparams, ratio=a.ratio, seed=a.seed,
-                       eps=a.eps, device=a.device, progress=not a.quiet)
+                       eps=a.eps, device=a.device, progress=not a.quiet, eps_unit=a.eps_unit)
     print(f"{a.out}: " + ", ".join(f"eps {e:g}: {v:.4f}" for e, v in out["fgsm"]["avg"].items()))
 
 
@@ -772,6 +775,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ratios", type=lambda t: [float(x) for x in t.split(",")], required=True)
     s.add_argument("--out-dir", required=True)
     s.add_argument("--paper-csv", default=None, help="default: the copy shipped in mtlbench/paperdata")
+    s.add_argument("--robustness-runs", nargs="*", default=[], help="FGSM run JSONs (mtlbench robustness) for "
+                   "the claims table's robustness claims")
     s.set_defaults(fn=cmd_paper_tables)
 
     s = sub.add_parser("train-seeds", parents=[common],
@@ -802,6 +807,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ratio", type=float, required=True)
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--eps", type=lambda t: [float(x) for x in t.split(",")], default=[0.0, 0.02, 0.05, 0.1, 0.2])
+    s.add_argument("--eps-unit", choices=["feature_std", "absolute"], default="feature_std",
+                   help="feature_std: eps times each feature's training std; absolute: raw feature units")
     s.set_defaults(fn=cmd_robustness)
 
     s = sub.add_parser("robustness-table", help="robustness run JSONs -> FGSM accuracy table (md, tex, csv)")

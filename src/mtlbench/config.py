@@ -23,7 +23,7 @@ from typing import Any
 from .errors import ConfigError
 
 TOP_LEVEL_KEYS = ("datasets", "backbones", "methods", "train_ratios", "seeds", "device", "split_lists", "features",
-                  "similarity", "grouping", "robustness", "resources")
+                  "similarity", "grouping", "robustness", "resources", "selection")
 # rules whose cluster resources params.yaml may set (resources.<rule>.{runtime, mem_mb})
 RESOURCE_RULES = ("download", "prepare_release", "index_images", "import_features", "features", "features_files",
                   "splits", "train", "train_seeds", "train_task_set", "similarity", "grouping", "robustness")
@@ -336,6 +336,10 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
             with_overrides(SOURCES[name], require_mapping(values["download"], f"datasets.{name}.download"))
             datasets[name]["download"] = dict(values["download"])
 
+    from .methods.base import selection_config
+
+    # model selection: the top-level default, overridden per method (mtlbench.train)
+    selection = selection_config(params.get("selection"), "selection")
     methods = {}
     for label, values in require_mapping(params.get("methods"), "methods").items():
         check_name(label, f"methods.{label!r}")
@@ -343,12 +347,14 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         enabled = _enabled(values, f"methods.{label}")
         algorithm = values.pop("method", label)
         values.pop("enabled", None)
+        method_selection = selection_config(values.pop("selection", None), f"methods.{label}.selection", selection)
         if algorithm not in METHODS:
             where = f"methods.{label}.method" if algorithm != label else "methods"
             raise unknown_key_error(where, algorithm, METHODS)
         hp = build_dataclass(METHODS[algorithm].Hparams, values, f"methods.{label}")
         _check_training_numbers(dataclasses.asdict(hp), f"methods.{label}")
         methods[label] = {"method": algorithm, "enabled": enabled, "hparams": dataclasses.asdict(hp),
+                          "selection": method_selection,
                           # all seeds trained as one batched model (mtlbench train-seeds)
                           "batched_seeds": hasattr(METHODS[algorithm], "fit_predict_many")}
 
@@ -427,6 +433,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         "train_ratios": [float(r) for r in ratios],
         "seeds": list(seeds),
         "device": device,
+        "selection": selection,
         **({"split_lists": split_lists} if split_lists else {}),  # only when given: resolved files stay as they were
     }
     # plain JSON data (tuples become lists), identical to what the cache and the CLI see

@@ -9,7 +9,16 @@ Run JSON (DESIGN.md contract)::
     relations: {name: {matrix: T x T, task_order: [...]}},
     history: [{step, test: {task: accuracy | mse}}],
     hparams, config_hash, inputs: {features, features_sha256, split, split_sha256},
+    selection: {mode, val_fraction, n_val, final, best_val, best_test} (:func:`selection_record`),
+    metrics_final (the last iterate's metrics, whatever the mode),
     wall_time_s, device: {...}, versions: {...}
+
+Selection (``selection:`` of params.yaml, per method): ``final`` reports the last iterate;
+``best_val`` carves a validation part from every task's training split
+(:func:`mtlbench.methods.base.carve_validation`: ``val_fraction`` of each class), trains on
+the rest, and reports the test scores of the iterate with the best validation score;
+``best_test`` reports the iterate with the best test score (selection on the test set, as
+the VMTL public code).  Every run records all three it can compute.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from .errors import DataError
 from .features.table import FeatureTable, read_features
 from .io import config_hash, sha256_file, write_json
 from .methods import Problem, TaskData, get_method
-from .methods.base import MethodResult, standardize_targets
+from .methods.base import MethodResult, carve_validation, selection_config, standardize_targets
 from .metrics import average_metrics, task_metrics
 from .runinfo import device_info, library_versions, resolve_device
 from .splits import read_split
@@ -75,18 +84,22 @@ def run(features_path: str | Path, split_path: str | Path, out_path: str | Path,
     ``analyse(result, problem)``: fields added to the record after training (e.g. the
     FGSM accuracies of :func:`mtlbench.robustness.fgsm_run`)."""
     cls = get_method(algorithm)
+    hparams, selection = split_selection(hparams, method)
     hp = build_dataclass(cls.Hparams, hparams, f"methods.{method}")
     device = resolve_device(device)
     problem, split_meta = build_problem(features_path, split_path, tasks)
+    problem = _with_validation(problem, selection, seed)
     features_sha = sha256_file(features_path)
     # hash the resolved hyper-parameters (defaults filled), so equal configs hash equal
     resolved = {"dataset": dataset, "tasks": list(tasks), "method": method, "algorithm": algorithm,
-                "hparams": dataclasses.asdict(hp), "ratio": ratio, "seed": seed, **(settings or {})}
+                "hparams": dataclasses.asdict(hp), "ratio": ratio, "seed": seed, **_selection_setting(selection),
+                **(settings or {})}
 
     t0 = time.perf_counter()
     result = cls(hp).fit_predict(problem, seed=seed, device=device, progress=progress)
     wall = time.perf_counter() - t0
-    record = _record(problem, result, resolved, features_path, features_sha, split_path, split_meta, wall, device)
+    record = _record(problem, result, resolved, features_path, features_sha, split_path, split_meta, wall, device,
+                     selection)
     if analyse is not None:
         record.update(analyse(result, problem))
     write_json(out_path, record)
@@ -101,10 +114,12 @@ def run_seeds(features_path: str | Path, split_paths: list, out_paths: list, *, 
     seed's run JSON equals what :func:`run` writes for it, except ``wall_time_s``, which
     is the wall time of all seeds together (and ``batched_seeds`` lists them)."""
     cls = get_method(algorithm)
+    hparams, selection = split_selection(hparams, method)
     hp = build_dataclass(cls.Hparams, hparams, f"methods.{method}")
     device = resolve_device(device)
     table = read_features(features_path)  # once for every seed's split
     loaded = [build_problem(table, sp, tasks) for sp in split_paths]
+    loaded = [(_with_validation(p, selection, s), m) for (p, m), s in zip(loaded, seeds)]
     features_sha = sha256_file(features_path)
     model = cls(hp)
     t0 = time.perf_counter()
@@ -116,23 +131,93 @@ def run_seeds(features_path: str | Path, split_paths: list, out_paths: list, *, 
     records = []
     for (problem, split_meta), result, seed, sp, out in zip(loaded, results, seeds, split_paths, out_paths):
         resolved = {"dataset": dataset, "tasks": list(tasks), "method": method, "algorithm": algorithm,
-                    "hparams": dataclasses.asdict(hp), "ratio": ratio, "seed": seed}
-        record = _record(problem, result, resolved, features_path, features_sha, sp, split_meta, wall, device)
+                    "hparams": dataclasses.asdict(hp), "ratio": ratio, "seed": seed, **_selection_setting(selection)}
+        record = _record(problem, result, resolved, features_path, features_sha, sp, split_meta, wall, device,
+                         selection)
         record["batched_seeds"] = list(seeds)
         write_json(out, record)
         records.append(record)
     return records
 
 
+def split_selection(hparams: dict, method: str) -> tuple[dict, dict]:
+    """The run's hyper-parameters without ``selection``, and the selection ({mode, val_fraction})."""
+    hparams = dict(hparams or {})
+    return hparams, selection_config(hparams.pop("selection", None), f"methods.{method}.selection")
+
+
+def _selection_setting(selection: dict) -> dict:
+    """The selection's part of the hashed configuration; absent for ``final`` (its runs
+    hash as before selection existed)."""
+    return {} if selection["mode"] == "final" else {"selection": dict(selection)}
+
+
+def _with_validation(problem: Problem, selection: dict, seed: int) -> Problem:
+    return carve_validation(problem, selection["val_fraction"], seed) if selection["mode"] == "best_val" else problem
+
+
+def _selection_score(scores: dict[str, float], problem: Problem) -> float:
+    """One number per history entry, higher is better: the mean over tasks of accuracy
+    (classification) and of −MSE (regression)."""
+    return float(np.mean([-v if problem.task_type(t) == "regression" else v for t, v in scores.items()]))
+
+
+def selection_record(history: list[dict], problem: Problem, selection: dict,
+                     final_scores: dict[str, float] | None = None) -> dict:
+    """``final``, ``best_val`` and ``best_test`` of one run from its history.
+
+    Each is ``{step, test: {task: score}, average}`` (score: accuracy, or MSE for a
+    regression task; ``average`` their mean); ``best_val`` adds ``val_average`` and is None
+    without a validation part; ties go to the earliest step.  ``best_val`` is chosen from the
+    ``val`` scores only, so the test labels never enter its choice.  A method without a
+    history (one iterate: linear_stl, pooled_linear) passes ``final_scores``: that iterate
+    is all three."""
+    hist = [h for h in history if h.get("test")]
+
+    def entry(h: dict) -> dict:
+        return {"step": h["step"], "test": dict(h["test"]), "average": float(np.mean(list(h["test"].values())))}
+
+    out = {"mode": selection["mode"], "val_fraction": selection["val_fraction"] if problem.has_validation else None,
+           "n_val": {t: len(d.y_val) for t, d in problem.data.items()} if problem.has_validation else None,
+           "final": None, "best_val": None, "best_test": None}
+    if not hist:
+        if final_scores is None:
+            return out
+        only = entry({"step": None, "test": final_scores})
+        return {**out, "final": only, "best_test": only, "best_val": dict(only) if problem.has_validation else None}
+    out["final"] = entry(max(hist, key=lambda h: h["step"]))
+    out["best_test"] = entry(max(hist, key=lambda h: (_selection_score(h["test"], problem), -h["step"])))
+    with_val = [h for h in hist if h.get("val")]
+    if with_val:
+        best = max(with_val, key=lambda h: (_selection_score(h["val"], problem), -h["step"]))
+        out["best_val"] = {**entry(best), "val_average": float(np.mean(list(best["val"].values())))}
+    return out
+
+
+def _selected_metrics(problem: Problem, chosen: dict) -> dict:
+    per_task = {t: {"mse" if problem.task_type(t) == "regression" else "accuracy": v} for t, v in chosen["test"].items()}
+    return {"per_task": per_task, "average": average_metrics(per_task)}
+
+
 def _record(problem: Problem, result, resolved: dict, features_path, features_sha: str, split_path, split_meta: dict,
-            wall: float, device: str) -> dict:
+            wall: float, device: str, selection: dict | None = None) -> dict:
     tasks = resolved["tasks"]
     per_task = {t: task_metrics(problem.data[t].y_test, result.predictions[t], problem.task_type(t)) for t in tasks}
+    final = {"per_task": per_task, "average": average_metrics(per_task)}
+    selection = selection or selection_config(None, "selection")
+    scores = {t: m.get("accuracy", m.get("mse")) for t, m in per_task.items()}
+    chosen = selection_record(result.history, problem, selection, scores)
+    mode = selection["mode"]
+    if mode != "final" and chosen[mode] is None:
+        raise DataError(f"selection {mode}: the run has no {'validation scores' if mode == 'best_val' else 'history'} "
+                        f"to select from (method {resolved['method']!r}); use selection: final")
     return {
         **resolved,
         "task_types": {t: problem.task_type(t) for t in tasks},
         **({"target_scaling": problem.target_scaling} if problem.target_scaling else {}),
-        "metrics": {"per_task": per_task, "average": average_metrics(per_task)},
+        "metrics": final if mode == "final" else _selected_metrics(problem, chosen[mode]),
+        "metrics_final": final,
+        "selection": chosen,
         "relations": {name: {"matrix": np.asarray(m).tolist(), "task_order": list(tasks)}
                       for name, m in result.relations.items()},
         "history": result.history,

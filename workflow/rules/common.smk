@@ -146,7 +146,11 @@ def backbone_uses_gpu(wc):
 
 
 def method_hparams(wc):
-    return json.dumps(P["methods"][wc.method]["hparams"], sort_keys=True)
+    # the hyper-parameters, plus the model selection when it is not the final iterate
+    # (mtlbench.train pops it; final runs keep their command lines and hashes)
+    m = P["methods"][wc.method]
+    sel = m.get("selection", {"mode": "final"})
+    return json.dumps({**m["hparams"], **({"selection": sel} if sel["mode"] != "final" else {})}, sort_keys=True)
 
 
 def method_algorithm(wc):

@@ -1,6 +1,6 @@
 # FGSM robustness (VMTL appendix B.5): each listed method is trained again on one
 # split and its test accuracy measured under one-step FGSM at every eps of params.yaml.
-ROBUST = P.get("robustness", {"datasets": [], "methods": [], "ratios": [], "eps": []})
+ROBUST = P.get("robustness", {"datasets": [], "methods": [], "ratios": [], "eps": [], "eps_unit": "feature_std"})
 
 
 def robustness_runs_of(datasets, ratios):
@@ -26,6 +26,7 @@ rule robustness:
         algorithm=method_algorithm,
         hparams=method_hparams,
         eps=",".join(f"{e:g}" for e in ROBUST["eps"]),
+        eps_unit=ROBUST.get("eps_unit", "feature_std"),
         device=P["device"],
     threads: 1
     resources:
@@ -37,7 +38,7 @@ rule robustness:
     shell:
         "mtlbench robustness --features {input.features} --split {input.split} --out {output}"
         " --dataset {wildcards.dataset} --tasks {params.tasks} --method {wildcards.method}"
-        " --algorithm {params.algorithm} --hparams {params.hparams:q} --eps {params.eps}"
+        " --algorithm {params.algorithm} --hparams {params.hparams:q} --eps {params.eps} --eps-unit {params.eps_unit}"
         " --ratio {wildcards.ratio} --seed {wildcards.seed} --device {params.device}"
         f" --threads {{threads}} --gpu-lock-dir {GPU_LOCKS} > {{log}} 2>&1"
 

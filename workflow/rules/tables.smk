@@ -86,10 +86,14 @@ rule tsne:
 
 
 rule paper_tables:
-    # the VMTL paper's table layouts with our mean ± 95% CI beside its printed values, and
-    # the audit table (paper equations / public code / best-on-test)
+    # the VMTL paper's table layouts with our mean ± 95% CI beside its printed values, the
+    # audit table (final / best-on-validation / best-on-test of every method) and the claims
+    # table (claims.md: paired differences over seeds and a verdict per claim; the FGSM
+    # claims read the robustness runs when the dataset has them)
     input:
-        lambda wc: runs_of(wc.dataset),
+        runs=lambda wc: runs_of(wc.dataset),
+        robustness=lambda wc: robustness_runs_of([wc.dataset], ROBUST["ratios"])
+        if wc.dataset in ROBUST["datasets"] else [],
     output:
         directory("results/paper/{dataset}"),
     params:
@@ -98,5 +102,6 @@ rule paper_tables:
     log:
         "logs/tables/{dataset}_paper.log",
     shell:
-        "mtlbench paper-tables --runs {input} --dataset {wildcards.dataset} --tasks {params.tasks}"
+        "mtlbench paper-tables --runs {input.runs} --robustness-runs {input.robustness}"
+        " --dataset {wildcards.dataset} --tasks {params.tasks}"
         " --ratios {params.ratios} --out-dir {output} > {log} 2>&1"

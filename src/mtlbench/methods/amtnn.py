@@ -81,8 +81,8 @@ from .adversarial import (
     grad_reverse,
     proxy_a_distance,
 )
-from .base import Method, MethodResult, Problem
-from .nets import mlp_extractor, seeded_generator, test_score
+from .base import Evaluator, Method, MethodResult, Problem
+from .nets import mlp_extractor, seeded_generator
 from .relation_step import KAPPA_FORMS, relation_step
 
 
@@ -339,13 +339,11 @@ class AMTNN(Method):
                 alpha = relation_step(losses_mat, div, n_train, kappa=hp.kappa, rho=hp.rho, kappa_form=hp.kappa_form)
                 alpha_history.append(alpha.tolist())
             if hp.eval_every and (epoch % hp.eval_every == 0) and epoch != hp.epochs:
-                history.append({"step": epoch, "test": self._test_accuracy(extractor, heads, problem, device,
-                                                                                    regression)})
+                history.append(self._evaluation(epoch, extractor, heads, problem, device, regression))
 
         preds = {t: self._predict(extractor, heads[i], problem.data[t].x_test, device, regression)
                  for i, t in enumerate(problem.tasks)}
-        history.append({"step": hp.epochs, "test": {t: test_score(preds[t], problem.data[t].y_test, regression)
-                                                    for t in preds}})
+        history.append(self._evaluation(hp.epochs, extractor, heads, problem, device, regression))
         extra = {"alpha_history": alpha_history, "relation_losses": losses_mat.tolist(),
                  "relation_loss": "squared error" if regression else "cross-entropy",
                  "divergence_kind": self._divergence_kind(hp),
@@ -426,12 +424,10 @@ class AMTNN(Method):
         head.train()
         return torch.cat(out).numpy()
 
-    def _test_accuracy(self, extractor, heads, problem: Problem, device: str,
-                       regression: bool = False) -> dict[str, float]:
-        """Test accuracy per task (test MSE for regression tasks), the history's figure."""
-        return {t: test_score(self._predict(extractor, heads[i], problem.data[t].x_test, device, regression),
-                              problem.data[t].y_test, regression)
-                for i, t in enumerate(problem.tasks)}
+    def _evaluation(self, step: int, extractor, heads, problem: Problem, device: str, regression: bool = False) -> dict:
+        """The history entry: test (and validation) accuracy per task (MSE for regression tasks)."""
+        return Evaluator(problem, None)(step, lambda t, x: self._predict(extractor, heads[problem.tasks.index(t)], x,
+                                                                         device, regression))
 
 
 @torch.no_grad()

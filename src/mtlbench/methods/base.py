@@ -8,9 +8,10 @@ live outside the method, in :mod:`mtlbench.train`.
 
 from __future__ import annotations
 
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
@@ -22,6 +23,9 @@ class TaskData:
     y_train: np.ndarray  # (n_train,) int64 class ids, or float targets (regression)
     x_test: np.ndarray  # (n_test, D) float32
     y_test: np.ndarray  # (n_test,)
+    # validation part carved from the training split (:func:`carve_validation`); None: none
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
 
 @dataclass
@@ -40,6 +44,112 @@ class Problem:
 
     def task_type(self, task: str) -> str:
         return self.task_types.get(task, "classification")
+
+    @property
+    def has_validation(self) -> bool:
+        return any(d.x_val is not None for d in self.data.values())
+
+
+SELECTION_MODES = ("final", "best_val", "best_test")
+VAL_FRACTION = 0.2  # default share of each class's training samples carved for validation
+
+
+def selection_config(value, where: str, default: dict | None = None) -> dict:
+    """``selection:`` as given (None, a mode, or {mode, val_fraction}) -> {mode, val_fraction}.
+
+    ``final``: the last iterate; ``best_val``: the iterate with the best validation score,
+    the validation part carved from the training split (:func:`carve_validation`);
+    ``best_test``: the iterate with the best test score (the VMTL public code's report)."""
+    from ..errors import ConfigError
+
+    out = dict(default or {"mode": "final", "val_fraction": VAL_FRACTION})
+    if value is None:
+        return out
+    if isinstance(value, str):
+        value = {"mode": value}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected one of {', '.join(SELECTION_MODES)} or {{mode, val_fraction}}, "
+                          f"got {value!r}")
+    for key in value:
+        if key not in ("mode", "val_fraction"):
+            raise ConfigError(f"{where}: unknown key {key!r}; allowed: 'mode', 'val_fraction'")
+    out.update(value)
+    if out["mode"] not in SELECTION_MODES:
+        raise ConfigError(f"{where}.mode: {out['mode']!r} is not allowed; allowed: {', '.join(map(repr, SELECTION_MODES))}")
+    f = out["val_fraction"]
+    if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f < 1:
+        raise ConfigError(f"{where}.val_fraction: expected a fraction in (0, 1), got {f!r}")
+    out["val_fraction"] = float(f)
+    return out
+
+
+def carve_validation(problem: Problem, fraction: float, seed: int) -> Problem:
+    """Every task's training part split into training and validation (``selection: best_val``).
+
+    Classification: per class, ``round(fraction · n_c)`` samples drawn at random (seeded by
+    ``seed`` and the task name), at least one and leaving at least one in training; a class
+    with one training sample keeps it.  Regression: the last ``round(fraction · n)`` training
+    rows (the latest windows of a time series).  Test parts are untouched and never read.
+    Returns a new Problem; the input is not modified.
+    """
+    data = {}
+    for t in problem.tasks:
+        d = problem.data[t]
+        n = len(d.y_train)
+        if problem.task_type(t) == "regression":
+            k = min(max(int(round(fraction * n)), 1), n - 1)
+            val = np.arange(n - k, n)
+        else:
+            rng = np.random.default_rng([int(seed), zlib.crc32(t.encode())])
+            y = np.asarray(d.y_train)
+            val = []
+            for c in np.unique(y):
+                rows = np.flatnonzero(y == c)
+                k = min(max(int(round(fraction * len(rows))), 1), len(rows) - 1)
+                val.extend(rng.permutation(rows)[:k].tolist())
+            val = np.sort(np.asarray(val, dtype=np.int64))
+        keep = np.setdiff1d(np.arange(n), val)
+        data[t] = replace(d, x_train=d.x_train[keep], y_train=d.y_train[keep], x_val=d.x_train[val],
+                          y_val=d.y_train[val])
+    return replace(problem, data=data)
+
+
+def test_score(pred: np.ndarray, y: np.ndarray, regression: bool) -> float:
+    """Accuracy for classification, MSE for regression (the history's figure)."""
+    if regression:
+        return float(np.mean((pred - y) ** 2))
+    return float(np.mean(pred == y))
+
+
+class Evaluator:
+    """The evaluation hook shared by every iterative method: one history entry
+    ``{"step", "test": {task: score}, "val": {task: score}}`` (``val`` only when the problem
+    carries a validation part), scores as :func:`test_score`.  ``predict(task, x)`` maps a
+    tensor of inputs (``device`` None: the numpy array) to predictions (class ids or values)
+    as a numpy array."""
+
+    def __init__(self, problem: Problem, device: str | None = "cpu"):
+        import torch
+
+        def inputs(x):
+            return x if device is None else torch.as_tensor(x, dtype=torch.float32, device=device)
+
+        self.problem = problem
+        self.parts = {"test": {t: (inputs(d.x_test), np.asarray(d.y_test)) for t, d in problem.data.items()}}
+        if problem.has_validation:
+            self.parts["val"] = {t: (inputs(d.x_val), np.asarray(d.y_val)) for t, d in problem.data.items()}
+
+    def scores(self, task: str, predict: Callable) -> dict[str, float]:
+        """{part: score} of one task (STL trains its tasks one at a time)."""
+        reg = self.problem.task_type(task) == "regression"
+        return {part: test_score(predict(task, xy[task][0]), xy[task][1], reg) for part, xy in self.parts.items()}
+
+    def __call__(self, step: int, predict: Callable, tasks: list[str] | None = None) -> dict:
+        out: dict = {"step": step}
+        for t in tasks or self.problem.tasks:
+            for part, v in self.scores(t, predict).items():
+                out.setdefault(part, {})[t] = v
+        return out
 
 
 def standardize_targets(problem: Problem) -> Problem:

@@ -29,7 +29,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .base import Method, MethodResult, Problem
+from .base import Evaluator, Method, MethodResult, Problem
 from .nets import (
     MLPHparams,
     TaskTensors,
@@ -37,7 +37,6 @@ from .nets import (
     predict,
     seeded_generator,
     task_loss,
-    test_score,
     train_steps,
 )
 
@@ -99,10 +98,10 @@ class BMTL(Method):
                 loss = loss + (term if weight[t] == 1.0 else weight[t] * term)
             return loss + penalty_term(params, hp.penalty, hp.weight_decay)
 
+        evaluator = Evaluator(problem, device)
+
         def evaluate(step):
-            history.append({"step": step, "test": {
-                t: test_score(predict(extractor, heads[t], data[t].x_test, reg[t]), data[t].y_test, reg[t])
-                for t in problem.tasks}})
+            history.append(evaluator(step, lambda t, x: predict(extractor, heads[t], x, reg[t])))
 
         # l2 is Adam's coupled weight decay; l1 and none are added to the loss (or absent)
         train_steps(params, hp, step_loss, evaluate, "bmtl", progress,

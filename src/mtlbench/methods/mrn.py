@@ -32,7 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError
-from .base import Method, MethodResult, Problem
+from .base import Evaluator, Method, MethodResult, Problem
 from .nets import MLPHparams, TaskTensors, mlp_extractor, seeded_generator
 
 
@@ -121,7 +121,7 @@ class MRN(Method):
         def logits(t_idx: int, x: torch.Tensor) -> torch.Tensor:
             return extractor(x) @ W[t_idx].T + bias[t_idx]
 
-        history = []
+        history, evaluator = [], Evaluator(problem, device)
         tail = max(1, min(RECORD_TAIL_STEPS, hp.steps))  # steps averaged for the recorded loss terms
         ce_tail = prior_tail = 0.0
         for step in tqdm(range(1, hp.steps + 1), desc="mrn", unit="step", disable=not progress, leave=False):
@@ -143,9 +143,7 @@ class MRN(Method):
                     W64 = W.detach().double()
                     omegas = tuple(flip_flop_precision(W64, k, omegas, hp.cov_jitter) for k in range(3))
             if step % hp.eval_every == 0 or step == hp.steps:
-                history.append({"step": step, "test": {
-                    t: float(np.mean(self._predict(extractor, logits, i, data[t].x_test) == data[t].y_test))
-                    for i, t in enumerate(problem.tasks)}})
+                history.append(evaluator(step, lambda t, x: self._predict(extractor, logits, problem.tasks.index(t), x)))
         preds = {t: self._predict(extractor, logits, i, data[t].x_test) for i, t in enumerate(problem.tasks)}
         task_cov = torch.linalg.inv(omegas[0])
         task_cov = (task_cov / torch.trace(task_cov)).cpu().numpy()

@@ -75,13 +75,6 @@ def predict(extractor: nn.Module, head: nn.Module, x: torch.Tensor, regression: 
     return out.squeeze(-1).cpu().numpy() if regression else out.argmax(1).cpu().numpy()
 
 
-def test_score(pred: np.ndarray, y: np.ndarray, regression: bool) -> float:
-    """Accuracy for classification, MSE for regression (the history's figure)."""
-    if regression:
-        return float(np.mean((pred - y) ** 2))
-    return float(np.mean(pred == y))
-
-
 def seeded_generator(seed: int) -> torch.Generator:
     torch.manual_seed(seed)
     gen = torch.Generator()

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .base import Method, MethodResult, Problem, TaskData
+from .base import Evaluator, Method, MethodResult, Problem, TaskData
 from .nets import (
     MLPHparams,
     TaskTensors,
@@ -29,7 +29,6 @@ from .nets import (
     predict,
     seeded_generator,
     task_loss,
-    test_score,
     train_steps,
 )
 from .pooled_linear import pool_training, pooled_task_type
@@ -61,10 +60,10 @@ class Pooled(Method):
             xb, yb = pooled.batch(hp.batch_size * len(problem.tasks), gen)
             return task_loss(head(extractor(xb)), yb, regression)
 
+        evaluator = Evaluator(problem, device)
+
         def evaluate(step):
-            history.append({"step": step, "test": {
-                t: test_score(predict(extractor, head, tests[t], regression), problem.data[t].y_test, regression)
-                for t in problem.tasks}})
+            history.append(evaluator(step, lambda t, xt: predict(extractor, head, xt, regression)))
 
         train_steps(list(extractor.parameters()) + list(head.parameters()), hp, step_loss, evaluate, "pooled", progress)
         preds = {t: predict(extractor, head, tests[t], regression) for t in problem.tasks}

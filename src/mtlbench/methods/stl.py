@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from .base import Method, MethodResult, Problem
+from .base import Evaluator, Method, MethodResult, Problem
 from .nets import (
     MLPHparams,
     TaskTensors,
@@ -19,7 +19,6 @@ from .nets import (
     predict,
     seeded_generator,
     task_loss,
-    test_score,
     train_steps,
 )
 
@@ -36,13 +35,15 @@ class STL(Method):
 
     def fit_predict(self, problem: Problem, seed: int, device: str = "cpu", progress: bool = True) -> MethodResult:
         preds, steps_hist = {}, {}
+        evaluator = Evaluator(problem, device)
         for task in problem.tasks:
-            preds[task] = self._fit_task(problem, task, seed, device, progress, steps_hist)
-        history = [{"step": s, "test": steps_hist[s]} for s in sorted(steps_hist)]
+            preds[task] = self._fit_task(problem, task, seed, device, progress, steps_hist, evaluator)
+        history = [{"step": s, **steps_hist[s]} for s in sorted(steps_hist)]
         return MethodResult(predictions=preds, history=history)
 
-    def _fit_task(self, problem: Problem, task: str, seed: int, device: str, progress: bool, steps_hist: dict):
-        """Train task's own network; record its test score per step in ``steps_hist``; predict."""
+    def _fit_task(self, problem: Problem, task: str, seed: int, device: str, progress: bool, steps_hist: dict,
+                  evaluator: Evaluator):
+        """Train task's own network; record its test (and validation) score per step in ``steps_hist``; predict."""
         hp: STLHparams = self.hp
         regression = problem.task_type(task) == "regression"
         gen = seeded_generator(seed * 1_000_003 + zlib.crc32(task.encode()) % 1_000_003)
@@ -55,8 +56,8 @@ class STL(Method):
             return task_loss(head(extractor(x)), y, regression)
 
         def evaluate(step):
-            pred = predict(extractor, head, tt.x_test, regression)
-            steps_hist.setdefault(step, {})[task] = test_score(pred, tt.y_test, regression)
+            for part, v in evaluator.scores(task, lambda t, x: predict(extractor, head, x, regression)).items():
+                steps_hist.setdefault(step, {}).setdefault(part, {})[task] = v
 
         train_steps(list(extractor.parameters()) + list(head.parameters()), hp, step_loss, evaluate, f"stl {task}",
                     progress)

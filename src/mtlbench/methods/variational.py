@@ -84,21 +84,26 @@ def categorical_gumbel_softmax(logits: torch.Tensor, tau: float, g: torch.Tensor
 
 
 def gumbel_temperature(iteration: int, tau_start: float = 1.0, rate: float = 3e-5, every: int = 1000,
-                       tau_min: float = 0.5) -> float:
+                       tau_min: float = 0.5, repeats: int = 1) -> float:
     """Temperature after ``iteration`` iterations (Jang et al. 2016, as in the public code).
 
-    Every ``every`` iterations τ ← max(τ·exp(−rate·i), tau_min) with i the iteration count;
-    before the first update τ = tau_start.
+    Every ``every`` iterations τ ← max(τ·exp(−rate·i), tau_min) with i the iteration count,
+    applied ``repeats`` times (the public code's counter fires once per task call, so T times:
+    model_vmtl.py:299-306); before the first update τ = tau_start.
     """
     tau = tau_start
     for i in range(every, iteration + 1, every):
-        tau = max(tau * math.exp(-rate * i), tau_min)
+        for _ in range(repeats):
+            tau = max(tau * math.exp(-rate * i), tau_min)
     return tau
 
 
-def kl_weight(iteration: int, step: float = 1e-6, every: int = 10, maximum: float | None = None) -> float:
-    """KL annealing (Bowman et al. 2015): 0 at the start, +``step`` every ``every`` iterations."""
-    w = step * (iteration // every)
+def kl_weight(iteration: int, step: float = 1e-6, every: int = 10, maximum: float | None = None,
+              repeats: int = 1) -> float:
+    """KL annealing (Bowman et al. 2015): 0 at the start, +``step`` every ``every`` iterations,
+    ``repeats`` times each (the public code adds 1e-6 once per task call while the iteration
+    count is a multiple of 10, model_vmtl.py:302-303: T times, so β_w ends at T·1.5e-3)."""
+    w = step * repeats * (iteration // every)
     return w if maximum is None else min(w, maximum)
 
 

@@ -9,16 +9,21 @@ each cell, our mean ± 95 % CI over seeds, the paper's value and the difference
 For a dataset without paper numbers (e.g. ``digits``) the same layouts (those of the
 Office-Home tables) show ours alone, with our tasks as columns and our ratios.
 
-Matching: a paper method id is looked up among our method labels, then through
-:data:`ALIASES` (``vmtl_z1_w1`` and ``vmtl_prior_gumbel`` are VMTL itself); a paper
-task letter is the upper-cased first letter of one of our task names (without paper
-numbers, the columns are our task names).
+Matching: a paper method id is looked up first in :data:`PAPER_EQUIVALENTS` (the paper's
+bMTL is the VMTL network with both variational parts off, its Table 1 row (✗, ✗) equal to
+its Table 3 bMTL: our ``vmtl_z0_w0`` when it was run), then among our method labels, then
+through :data:`ALIASES` (``vmtl_z1_w1`` and ``vmtl_prior_gumbel`` are VMTL itself).  Our
+``bmtl`` (a ReLU MLP, the general joint objective) then follows as a further row,
+``bmtl (ours, joint objective)``, without paper values.  A paper task letter is the
+upper-cased first letter of one of our task names (without paper numbers, the columns are
+our task names).
 
-The audit table: average accuracy per ratio of VMTL and VMTL-AC as published
-(``vmtl``, ``vmtl_ac``, final iterate of the fixed schedule), with all the public
-code's deviations (``vmtl_code``, ``vmtl_ac_code``), and, for each, the optimistic
-"best-on-test" figure the code reports: per run, the best average test accuracy
-over the logged evaluation steps (selection on the test set), then mean ± CI.
+The audit table: for every method of the runs, the average accuracy per ratio at the three
+selections a run records (``selection`` of the run JSON, :func:`mtlbench.train.selection_record`):
+the final iterate, the best-on-validation iterate (test accuracy there; a validation part was
+carved only when the run's mode is ``best_val``) and the best-on-test iterate (selection on the
+test set, the figure the VMTL public code reports), mean ± 95 % CI over seeds, side by side.
+Runs written before selection existed give final and best-on-test (from their history).
 """
 
 from __future__ import annotations
@@ -35,17 +40,10 @@ from .stats import mean_ci95
 from .tables import AVG, load_runs, summarize
 
 ALIASES = {"vmtl_z1_w1": "vmtl", "vmtl_prior_gumbel": "vmtl"}
+PAPER_EQUIVALENTS = {"bmtl": "vmtl_z0_w0"}  # paper id -> our label that is the paper's network
+FURTHER_BMTL = "bmtl (ours, joint objective)"
 TEMPLATE_DATASET = "office_home"  # layouts used for datasets without paper numbers
-AUDIT_ROWS = [  # (label, method label, statistic)
-    ("VMTL, paper equations (final iterate)", "vmtl", "final"),
-    ("VMTL, public code's deviations (vmtl_code, final iterate)", "vmtl_code", "final"),
-    ("VMTL, best-on-test (selection on the test set)", "vmtl", "best"),
-    ("vmtl_code, best-on-test (as the public code reports)", "vmtl_code", "best"),
-    ("VMTL-AC, paper equations (final iterate)", "vmtl_ac", "final"),
-    ("VMTL-AC, public code's deviations (vmtl_ac_code, final iterate)", "vmtl_ac_code", "final"),
-    ("VMTL-AC, best-on-test", "vmtl_ac", "best"),
-    ("vmtl_ac_code, best-on-test (as the public code reports)", "vmtl_ac_code", "best"),
-]
+SELECTIONS = ("final", "best_val", "best_test")
 
 
 def load_paper_tables(path: str | Path | None = None) -> pd.DataFrame:
@@ -57,6 +55,8 @@ def load_paper_tables(path: str | Path | None = None) -> pd.DataFrame:
 
 
 def _our_method(paper_id: str, ours: set[str]) -> str | None:
+    if PAPER_EQUIVALENTS.get(paper_id) in ours:
+        return PAPER_EQUIVALENTS[paper_id]
     if paper_id in ours:
         return paper_id
     alias = ALIASES.get(paper_id)
@@ -67,16 +67,24 @@ def _task_letters(tasks: list[str]) -> dict[str, str]:
     return {t[0].upper(): t for t in tasks}
 
 
-def best_on_test(run_paths) -> pd.DataFrame:
-    """dataset, method, ratio, seed, value: per run, the best average test accuracy over its history."""
+def selection_values(run_paths) -> pd.DataFrame:
+    """dataset, method, ratio, seed, statistic (final | best_val | best_test), value: each run's
+    average test score at each selection it records (classification accuracy, or the mean of
+    the per-task figures)."""
     rows = []
     for p in run_paths:
         r = read_json(p)
-        hist = [np.mean(list(h["test"].values())) for h in r.get("history", []) if h.get("test")]
-        if hist:
-            rows.append({"dataset": r["dataset"], "method": r["method"], "ratio": float(r["ratio"]),
-                         "seed": int(r["seed"]), "value": float(max(hist))})
-    return pd.DataFrame(rows, columns=["dataset", "method", "ratio", "seed", "value"])
+        base = {"dataset": r["dataset"], "method": r["method"], "ratio": float(r["ratio"]), "seed": int(r["seed"])}
+        sel = r.get("selection")
+        if sel is None:  # a run written before selection existed: final and its history's best
+            hist = [np.mean(list(h["test"].values())) for h in r.get("history", []) if h.get("test")]
+            avg = r["metrics"]["average"]
+            sel = {"final": {"average": avg.get("accuracy", avg.get("mse"))},
+                   "best_test": {"average": float(max(hist))} if hist else None, "best_val": None}
+        for stat in SELECTIONS:
+            if sel.get(stat) is not None:
+                rows.append({**base, "statistic": stat, "value": float(sel[stat]["average"])})
+    return pd.DataFrame(rows, columns=["dataset", "method", "ratio", "seed", "statistic", "value"])
 
 
 def _fmt(mean: float, ci: float) -> str:
@@ -102,9 +110,11 @@ def comparison_frame(summary: pd.DataFrame, paper: pd.DataFrame, dataset: str, t
         cols = list(letters) + [AVG]
     s = summary[(summary.dataset == dataset) & (summary.metric == "accuracy")]
     rows = []
+    methods = list(dict.fromkeys(pt.method))
+    further = "bmtl" in methods and _our_method("bmtl", ours_methods) != "bmtl" and "bmtl" in ours_methods
     for ratio in table_ratios:
-        for method in dict.fromkeys(pt.method):
-            mine = _our_method(method, ours_methods)
+        for method in methods + ([FURTHER_BMTL] if further else []):
+            mine = "bmtl" if method == FURTHER_BMTL else _our_method(method, ours_methods)
             if not has_paper and mine is None:
                 continue
             for col in cols:
@@ -151,47 +161,46 @@ def comparison_markdown(frame: pd.DataFrame, caption: str) -> str:
 
 
 def audit_frame(run_paths, paper: pd.DataFrame, dataset: str, ratios: list[float]) -> pd.DataFrame:
-    """Rows of :data:`AUDIT_ROWS` (present in the runs) x ratios: mean, ci95 (percent), n; paper VMTL/VMTL-AC."""
-    runs = load_runs(run_paths)
-    final = runs[(runs.dataset == dataset) & (runs.task == AVG) & (runs.metric == "accuracy")]
-    best = best_on_test(run_paths)
-    best = best[best.dataset == dataset]
+    """method x ratio x statistic (:data:`SELECTIONS`): mean, ci95 (percent), n_seeds, for every
+    method of the runs; ``paper_mean``: the paper's printed VMTL / VMTL-AC average (vmtl*, vmtl_ac* rows)."""
+    vals = selection_values(run_paths)
+    vals = vals[vals.dataset == dataset]
     rows = []
-    for label, method, stat in AUDIT_ROWS:
-        src = final if stat == "final" else best
-        if not (src.method == method).any():
-            continue
+    for method in dict.fromkeys(vals.method):
+        base = "vmtl_ac" if method.startswith("vmtl_ac") else "vmtl" if method.startswith("vmtl") else method
         for ratio in ratios:
-            v = src[(src.method == method) & np.isclose(src.ratio, ratio)]["value"] * 100
-            m, h = mean_ci95(v)
-            base = "vmtl_ac" if method.startswith("vmtl_ac") else "vmtl"
             pc = paper[(paper.dataset == dataset) & (paper.method == base) & (paper.task == AVG)
                        & np.isclose(paper.train_ratio, ratio) & paper.table.isin([3, 4, 5, 6, 15, 16])]
-            rows.append({"row": label, "method": method, "statistic": stat, "ratio": ratio, "mean": m, "ci95": h,
-                         "n_seeds": len(v), "paper_mean": float(pc["mean"].iloc[0]) if len(pc) else math.nan})
-    return pd.DataFrame(rows)
+            for stat in SELECTIONS:
+                v = vals[(vals.method == method) & (vals.statistic == stat) & np.isclose(vals.ratio, ratio)]["value"] * 100
+                m, h = mean_ci95(v)
+                rows.append({"method": method, "statistic": stat, "ratio": ratio, "mean": m, "ci95": h,
+                             "n_seeds": len(v), "paper_mean": float(pc["mean"].iloc[0]) if len(pc) else math.nan})
+    return pd.DataFrame(rows, columns=["method", "statistic", "ratio", "mean", "ci95", "n_seeds", "paper_mean"])
 
 
 def audit_markdown(frame: pd.DataFrame, dataset: str) -> str:
-    caption = (f"{dataset}: audit of the published VMTL — paper equations vs the public code's deviations vs "
-               f"selection on the test set (average accuracy %, mean ± 95% CI over seeds)")
+    caption = (f"{dataset}: model selection side by side — final iterate, best on a validation part of the "
+               f"training split, best on the test set (the VMTL public code's report); average accuracy %, "
+               f"mean ± 95% CI over seeds; – : not recorded (best_val needs selection: best_val)")
     lines = [f"**{caption}**", ""]
     if frame.empty:
-        return "\n".join(lines + ["(no runs of vmtl, vmtl_code, vmtl_ac or vmtl_ac_code)", ""])
+        return "\n".join(lines + ["(no runs)", ""])
     ratios = sorted(frame.ratio.unique())
-    has_paper = frame.paper_mean.notna().any()
-    head = "| variant | " + " | ".join(f"{r:g}" for r in ratios) + " |"
-    lines += [head, "|---|" + "---:|" * len(ratios)]
-    for label, g in frame.groupby("row", sort=False):
-        lines.append(f"| {label} | " + " | ".join(_fmt(*g[np.isclose(g.ratio, r)][["mean", "ci95"]].iloc[0])
-                                                 if (np.isclose(g.ratio, r)).any() else "–" for r in ratios) + " |")
-    if has_paper:
-        for base in ("vmtl", "vmtl_ac"):
-            g = frame[frame.method == base]
-            if len(g):
-                lines.append(f"| paper, {base} | " + " | ".join(
-                    _fmt(g[np.isclose(g.ratio, r)]["paper_mean"].iloc[0], math.nan) if np.isclose(g.ratio, r).any() else "–"
-                    for r in ratios) + " |")
+    lines += ["| method | " + " | ".join(f"{r:g} {s}" for r in ratios for s in SELECTIONS) + " |",
+              "|---|" + "---:|" * (len(ratios) * len(SELECTIONS))]
+    for method, g in frame.groupby("method", sort=False):
+        cells = []
+        for r in ratios:
+            for stat in SELECTIONS:
+                hit = g[np.isclose(g.ratio, r) & (g.statistic == stat)]
+                cells.append(_fmt(hit["mean"].iloc[0], hit["ci95"].iloc[0]) if len(hit) else "–")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    for base in ("vmtl", "vmtl_ac"):
+        g = frame[(frame.method == base) & (frame.statistic == "final")]
+        if len(g) and g.paper_mean.notna().any():
+            lines.append(f"| paper, {base} | " + " | ".join(
+                " | ".join([_fmt(g[np.isclose(g.ratio, r)]["paper_mean"].iloc[0], math.nan), "", ""]) for r in ratios) + " |")
     return "\n".join(lines) + "\n"
 
 
