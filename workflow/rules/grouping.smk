@@ -117,3 +117,28 @@ rule evaluate_groupings:
         "mtlbench evaluate-groupings --groupings {input.groupings} --records {input.records}"
         " --dataset {wildcards.dataset} --tasks {params.tasks} {params.oracle} --out-dir results/tables"
         " --stem grouping_{wildcards.dataset}_B{wildcards.budget} > {log} 2>&1"
+
+
+rule select_networks:
+    """A published subset_scores table: every table solver at every budget, chosen on
+    validation and scored on test (mtlbench.grouping.table); no training."""
+    input:
+        source_path,
+    output:
+        selection="results/grouping/{dataset}/selection.csv",
+        md="results/tables/grouping_{dataset}.md",
+        csv="results/tables/grouping_{dataset}.csv",
+        figure="results/figures/grouping_{dataset}.png",
+    wildcard_constraints:
+        dataset="|".join(SUBSET_TABLES) or "(?!x)x",
+    params:
+        config=source_config,
+        solvers=",".join(GROUPING.get("table_solvers", [])),
+        draws=GROUPING.get("table_random_draws", 100),
+        time_limit=GROUPING.get("time_limit_s", 60),
+    log:
+        "logs/grouping/{dataset}_select_networks.log",
+    shell:
+        "mtlbench select-networks --dataset {wildcards.dataset} --config '{params.config}' --solvers {params.solvers}"
+        " --random-draws {params.draws} --time-limit {params.time_limit} --out {output.selection}"
+        " --tables-dir results/tables --figure {output.figure} > {log} 2>&1"
