@@ -18,6 +18,25 @@ c is dominated by d when k_d ≤ k_c, g_c ⊆ g_d and u(t, d) ≥ u(t, c) for ev
 (ties: the later row goes) — any selection using c is matched or beaten by swapping c for d
 at no more cost, so the optimum is unchanged.
 
+**Lagrangian reduction** (``reduce=True``, what makes a 27-task table of 3,185 networks
+solve in seconds; ``benchmarks/bench_selection.py``).  Dualising Σ_c a_tc = 1 with prices
+λ_t and the budget with μ ≥ 0 gives, for every feasible selection S with t served by s(t),
+
+    f(S) = Σ_t λ_t + Σ_t (u(t, s(t)) − λ_t)
+         ≤ L(λ, μ) + Σ_{c ∈ S} min(0, σ_c) − Σ_t max(0, λ_t − u(t, s(t)))            (S5)
+
+with ρ_c = Σ_{t ∈ g_c} max(0, u(t, c) − λ_t), σ_c = ρ_c − μ k_c and
+L(λ, μ) = Σ_t λ_t + μ B + Σ_c max(0, σ_c), an upper bound on the optimum for any λ and
+μ ≥ 0 (the Lagrangian dual of the LP relaxation of (S1)-(S4)).  With an incumbent of
+value LB (greedy covering selection + best single swaps), a network with
+σ_c < −(L − LB) is in no selection of value ≥ LB, and t is never served by c in one when
+λ_t − u(t, c) > L − LB; both are dropped (a variables and rows), and (S1)-(S4) on what is
+left has the same optimum and the same tied optima (the dropped parts only lower the
+value of selections worse than LB, and a tolerance keeps ties).  λ minimises L by a
+Polyak subgradient method started from the incumbent's served values; μ is the exact
+minimiser for each λ (L is piecewise linear in μ, minimised where the cost of the
+networks with ρ_c / k_c > μ crosses B).
+
 Ties (``tie_break="fewest_memberships"``, the default): among the selections of optimal
 (S4) the one with the fewest task slots Σ_c |g_c| y_c is returned (a second solve with
 (S4) held at its optimum, without the pruning, which may drop a smaller tied network).
@@ -43,6 +62,8 @@ from ..errors import ConfigError, MtlbenchError
 from .base import InfeasibleError
 
 DOMINANCE_CHUNK = 256
+SUBGRADIENT_ITERATIONS = 400
+INCUMBENT_STARTS = 30
 
 
 @dataclass
@@ -81,6 +102,138 @@ def dominated_rows(mask: np.ndarray, util: np.ndarray, cost: np.ndarray, keep=No
     return out
 
 
+def _value(mask, util, chosen) -> float:
+    """f(S): Σ_t max over chosen rows holding t (−inf when a task is uncovered)."""
+    if not len(chosen):
+        return -np.inf
+    return float(np.where(mask[chosen], util[chosen], -np.inf).max(0).sum())
+
+
+def incumbent(mask, util, cost, budget, starts: int = INCUMBENT_STARTS) -> list[int] | None:
+    """A covering selection within the budget: the best of ``starts`` local searches, each
+    a greedy selection from a different first network (the ``starts`` networks of largest
+    total utility, and the empty start) improved by best single swaps / additions; None if
+    none covers every task."""
+    total = np.where(mask, util, 0.0).sum(1)
+    total[cost > budget + 1e-9] = -np.inf
+    firsts = [None] + [int(c) for c in np.argsort(-total, kind="stable")[:starts] if np.isfinite(total[c])]
+    best, best_v = None, -np.inf
+    for first in firsts:
+        sel = _local_search(mask, util, cost, budget, first)
+        if sel is not None:
+            v = _value(mask, util, sel)
+            if v > best_v + 1e-12:
+                best, best_v = sel, v
+    return best
+
+
+def _local_search(mask, util, cost, budget, first=None, rounds: int = 50) -> list[int] | None:
+    n, t = mask.shape
+    u = np.where(mask, util, -np.inf)
+    penalty = float(np.abs(util[mask]).max() * (t + 1) + 1.0) if mask.any() else 1.0
+    cur = np.full(t, -penalty * 2)
+    chosen: list[int] = []
+    left = float(budget)
+    if first is not None:
+        chosen, left = [first], left - float(cost[first])
+        cur = np.maximum(cur, np.where(mask[first], util[first], -penalty * 2))
+    while True:
+        fits = cost <= left + 1e-9
+        fits[chosen] = False
+        if not fits.any():
+            break
+        gain = (np.maximum(u, cur[None, :]) - cur[None, :]).sum(1)
+        gain[~fits] = -np.inf
+        c = int(np.argmax(gain))
+        if gain[c] <= 1e-12 and (cur > -penalty).all():
+            break
+        chosen.append(c)
+        left -= cost[c]
+        cur = np.maximum(cur, u[c])
+    if not (cur > -penalty).all():
+        return None
+    best = _value(mask, util, chosen)
+    for _ in range(rounds):
+        improved = False
+        spent = float(cost[chosen].sum())
+        for pos in range(len(chosen) + 1):  # pos == len: add a network
+            rest = chosen[:pos] + chosen[pos + 1:]
+            base = u[rest].max(0) if rest else np.full(t, -np.inf)
+            room = budget - spent + (cost[chosen[pos]] if pos < len(chosen) else 0.0)
+            vals = np.maximum(u, base[None, :]).sum(1)
+            vals[cost > room + 1e-9] = -np.inf
+            vals[rest] = -np.inf
+            d = int(np.argmax(vals))
+            if vals[d] > best + 1e-12:
+                chosen = rest + [d]
+                best = float(vals[d])
+                improved = True
+                break
+        if not improved:
+            break
+    return sorted(chosen)
+
+
+def _mu_star(rho, cost, budget) -> float:
+    """argmin_{μ ≥ 0} μB + Σ_c max(0, ρ_c − μ k_c): where the cost of the rows with
+    ρ_c / k_c > μ first reaches B."""
+    ratio = rho / cost
+    order = np.argsort(-ratio, kind="stable")
+    cum = np.cumsum(cost[order])
+    q = int(np.searchsorted(cum, budget + 1e-12, side="right"))
+    return float(max(0.0, ratio[order[q]])) if q < len(order) else 0.0
+
+
+def lagrangian(mask, util, cost, budget, lam):
+    """(L, μ, σ) of Eq. (S5) at prices λ."""
+    w = np.where(mask, np.maximum(0.0, util - lam[None, :]), 0.0)
+    rho = w.sum(1)
+    mu = _mu_star(rho, cost, budget)
+    sigma = rho - mu * cost
+    return float(lam.sum() + mu * budget + np.maximum(0.0, sigma).sum()), mu, sigma
+
+
+def lagrangian_prices(mask, util, cost, budget, lb, lam0, iterations: int = SUBGRADIENT_ITERATIONS):
+    """λ minimising L of Eq. (S5) (Polyak steps towards LB); returns (λ, L, σ)."""
+    lam = lam0.astype(float).copy()
+    best = (np.inf, lam.copy(), None)
+    scale = 1.0
+    stall = 0
+    for _ in range(iterations):
+        val, mu, sigma = lagrangian(mask, util, cost, budget, lam)
+        if val < best[0] - 1e-12:
+            best, stall = (val, lam.copy(), sigma), 0
+        else:
+            stall += 1
+            if stall >= 20:
+                scale, stall = scale / 2, 0
+        served = (mask & (util > lam[None, :]) & (sigma > 0)[:, None]).sum(0)  # ∂L/∂λ_t = 1 − #...
+        grad = 1.0 - served
+        norm = float((grad ** 2).sum())
+        if norm == 0 or val - lb <= 1e-12 or scale < 1e-6:
+            break
+        lam = lam - scale * (val - lb) / norm * grad
+    return best[1], best[0], best[2]
+
+
+def reduce_rows(mask, util, cost, budget, inc=None):
+    """The Lagrangian reduction (module docstring) around incumbent ``inc`` (default:
+    :func:`incumbent`): (rows kept, a-mask kept (N, T), info)."""
+    n, t = mask.shape
+    inc = incumbent(mask, util, cost, budget) if inc is None else list(inc)
+    if inc is None:
+        return np.ones(n, dtype=bool), mask.copy(), {"reduction": "none (no covering incumbent)"}
+    lb = _value(mask, util, inc)
+    served = np.where(mask[inc], util[inc], -np.inf).max(0)
+    lam, bound, sigma = lagrangian_prices(mask, util, cost, budget, lb, served)
+    gap = bound - lb
+    tol = 1e-9 * max(1.0, abs(lb)) + 1e-12
+    rows = sigma >= -gap - tol
+    amask = mask & rows[:, None] & ((lam[None, :] - util) <= gap + tol)
+    return rows, amask, {"incumbent_value": lb, "lagrangian_bound": bound, "rows_kept": int(rows.sum()),
+                         "assignments_kept": int(amask.sum()), "assignments_total": int(mask.sum())}
+
+
 def _solve(m, u, k, budget, time_limit_s, floor=None, secondary=None):
     """HiGHS on (S1)-(S4) over rows (m, u, k); with ``floor`` the objective is held >= floor
     and ``secondary`` (one weight per row) is minimised instead."""
@@ -116,39 +269,59 @@ def _solve(m, u, k, budget, time_limit_s, floor=None, secondary=None):
 
 
 def select_networks(mask, util, cost, budget: float, time_limit_s: float = 60.0, prune: bool = True,
-                    tasks=None, tie_break: str | None = "fewest_memberships") -> Selection:
+                    tasks=None, tie_break: str | None = "fewest_memberships", reduce: bool = True) -> Selection:
     """Solve (S1)-(S4).  mask (N, T) bool, util (N, T) (ignored outside the mask), cost (N,).
 
-    Raises :class:`InfeasibleError` when no selection within the budget covers every task."""
+    prune: drop dominated rows; reduce: the Lagrangian reduction (S5); tie_break: see the
+    module docstring.  Raises :class:`InfeasibleError` when no selection within the budget
+    covers every task."""
     t0 = time.perf_counter()
     mask = np.asarray(mask, dtype=bool)
-    util = np.asarray(util, dtype=float)
+    util = np.where(mask, np.asarray(util, dtype=float), 0.0)
     cost = np.asarray(cost, dtype=float)
-    n_rows, n_tasks = mask.shape
+    n_tasks = mask.shape[1]
+    if tie_break not in (None, "fewest_memberships"):
+        raise ConfigError(f"tie_break: {tie_break!r}; allowed: fewest_memberships, None")
     uncovered = [t for t in range(n_tasks) if not mask[:, t].any()]
     if uncovered:
         names = [tasks[t] for t in uncovered] if tasks else uncovered
         raise InfeasibleError(f"no network holds task(s) {names}")
-    alive = np.flatnonzero(cost <= budget + 1e-9)
+    affordable = np.flatnonzero(cost <= budget + 1e-9)
+    if not mask[affordable].any(0).all():
+        raise InfeasibleError(f"no selection of networks within budget {budget:g} covers every task")
+    info: dict = {}
+    amask = mask.copy()
+    rows = np.zeros(len(cost), dtype=bool)
+    rows[affordable] = True
+    if reduce:
+        keep, am, info = reduce_rows(mask[affordable], util[affordable], cost[affordable], budget)
+        rows[affordable] = keep
+        amask[affordable] = am
+    amask &= rows[:, None]
+    alive = np.flatnonzero(rows)
     if prune:
         alive = alive[~dominated_rows(mask[alive], util[alive], cost[alive])]
-    m, u, k = mask[alive], util[alive], cost[alive]
-    nc = len(alive)
-    res = _solve(m, u, k, budget, time_limit_s)
+    res = _solve(amask[alive], util[alive], cost[alive], budget, time_limit_s)
     if res.status == 2:
         raise InfeasibleError(f"no selection of networks within budget {budget:g} covers every task")
     if res.x is None:
         raise MtlbenchError(f"HiGHS found no selection within time_limit_s={time_limit_s} ({res.message})")
-    chosen = sorted(int(alive[q]) for q in np.flatnonzero(res.x[:nc] > 0.5))
+    chosen = sorted(int(alive[q]) for q in np.flatnonzero(res.x[:len(alive)] > 0.5))
     proven = res.status == 0
     bound = -float(res.mip_dual_bound) if getattr(res, "mip_dual_bound", None) is not None else None
-    if tie_break not in (None, "fewest_memberships"):
-        raise ConfigError(f"tie_break: {tie_break!r}; allowed: fewest_memberships, None")
     if tie_break and proven:
-        served0 = best_served(mask, util, chosen)
-        best = float(sum(util[served0[t], t] for t in range(n_tasks)))
-        rows2 = np.flatnonzero(cost <= budget + 1e-9)
-        res2 = _solve(mask[rows2], util[rows2], cost[rows2], budget, time_limit_s,
+        best = _value(mask, util, chosen)
+        if reduce:  # again around the optimum: only its ties are left to choose from
+            sub = affordable
+            keep, am, _ = reduce_rows(mask[sub], util[sub], cost[sub], budget,
+                                      inc=[int(np.searchsorted(sub, c)) for c in chosen])
+            rows[:] = False
+            rows[sub] = keep
+            amask = mask.copy()
+            amask[sub] = am
+            amask &= rows[:, None]
+        rows2 = np.flatnonzero(rows)
+        res2 = _solve(amask[rows2], util[rows2], cost[rows2], budget, time_limit_s,
                       floor=best - 1e-9 * max(1.0, abs(best)), secondary=mask[rows2].sum(1))
         if res2.status == 0 and res2.x is not None:
             chosen = sorted(int(rows2[q]) for q in np.flatnonzero(res2.x[:len(rows2)] > 0.5))
@@ -157,8 +330,8 @@ def select_networks(mask, util, cost, budget: float, time_limit_s: float = 60.0,
     return Selection(chosen=chosen, served_by=served, objective=objective,
                      status="optimal" if proven else "feasible", bound=bound,
                      wall_time_s=time.perf_counter() - t0,
-                     extra={"solver": "HiGHS (scipy.optimize.milp)", "rows_considered": int(nc),
-                            "rows_dropped_dominated": int((cost <= budget + 1e-9).sum() - nc),
+                     extra={"solver": "HiGHS (scipy.optimize.milp)", **info, "rows_solved": int(len(alive)),
+                            "rows_dropped_dominated": int(rows.sum() - len(alive)),
                             "mip_gap": float(getattr(res, "mip_gap", np.nan) or 0.0)})
 
 
