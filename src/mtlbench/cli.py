@@ -321,13 +321,22 @@ def cmd_similarity(a) -> None:
         hp = build_dataclass(TagAffinityHparams, settings, "similarity.tag_affinity")
         problem = _problems(a.features, [a.split], a.tasks)[0]
         matrix = tag_affinity(problem, hp, seed=a.seed, device=_device(a.device))
+    elif a.estimator == "lookahead_pair":  # the grouping paper's transfer gains (lookahead optimiser steps)
+        from .config import build_dataclass
+        from .similarity.lookahead_pair import LookaheadPairHparams, lookahead_pair
+
+        _set_threads(a.threads)
+        hp = build_dataclass(LookaheadPairHparams, settings, "similarity.lookahead_pair")
+        problem = _problems(a.features, [a.split], a.tasks)[0]
+        matrix = lookahead_pair(problem, hp, seed=a.seed, device=_device(a.device))
     elif a.estimator == "learned":
         if not a.runs or "relation" not in settings:
             raise ConfigError("similarity learned: needs --runs and settings.relation (e.g. alpha)")
         matrix = learned_relations(a.runs, settings["relation"], a.tasks)
         inputs["runs"] = list(a.runs)
     else:
-        raise ConfigError(f"estimator: must be one of wasserstein, h_divergence, tag_affinity, learned; got {a.estimator!r}")
+        raise ConfigError("estimator: must be one of wasserstein, h_divergence, tag_affinity, lookahead_pair, "
+                          f"learned; got {a.estimator!r}")
     if a.features:
         inputs.update(features=a.features, features_sha256=sha256_file(a.features), split=a.split)
     write_similarity(a.out, matrix, a.tasks, a.name or a.estimator, {**settings, "seed": a.seed},
@@ -575,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--prefetch", type=int, default=4, help="batches each decode worker prepares ahead")
     s.set_defaults(fn=cmd_features_files)
     s = sub.add_parser("similarity", parents=[common], help="one estimator's task x task matrix -> similarity JSON")
-    s.add_argument("--estimator", required=True, help="wasserstein | h_divergence | tag_affinity | learned")
+    s.add_argument("--estimator", required=True, help="wasserstein | h_divergence | tag_affinity | lookahead_pair | learned")
     s.add_argument("--name", default=None, help="label in files and tables (default: --estimator)")
     s.add_argument("--dataset", required=True)
     s.add_argument("--tasks", type=_csv_list, required=True)

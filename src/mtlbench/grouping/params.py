@@ -16,6 +16,7 @@ ESTIMATOR_SETTINGS = {
     "wasserstein": ("method", "n_samples", "eps", "n_projections", "label_weight", "relative"),
     "h_divergence": ("n_samples", "test_fraction", "C", "clip"),
     "tag_affinity": None,  # TagAffinityHparams fields
+    "lookahead_pair": None,  # LookaheadPairHparams fields
     "learned": ("method", "relation"),
 }
 SOLVERS = ("mip", "mip_overlap", "mip_normalized", "mip_normalized_partition", "exhaustive", "all_in_one", "each_alone", "tag", "hoa", "cluster", "random")
@@ -34,6 +35,7 @@ GROUPING_DEFAULTS = {
 def validate_similarity(section: Any, datasets: dict) -> dict:
     from ..config import build_dataclass, unknown_key_error
     from ..methods.bmtl import BMTLHparams
+    from ..similarity.lookahead_pair import LookaheadPairHparams
     from ..similarity.tag_affinity import TagAffinityHparams
 
     section = dict(require_mapping(section, "similarity"))
@@ -65,8 +67,9 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
         if kind not in ESTIMATOR_SETTINGS:
             raise unknown_key_error(f"similarity.estimators.{label}.estimator", kind, ESTIMATOR_SETTINGS)
         where = f"similarity.estimators.{label}"
-        if kind == "tag_affinity":
-            values = dataclasses.asdict(build_dataclass(TagAffinityHparams, values, where))
+        if kind in ("tag_affinity", "lookahead_pair"):
+            cls = TagAffinityHparams if kind == "tag_affinity" else LookaheadPairHparams
+            values = dataclasses.asdict(build_dataclass(cls, values, where))
         else:
             for key in values:
                 if key not in ESTIMATOR_SETTINGS[kind]:

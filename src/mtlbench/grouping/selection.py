@@ -287,7 +287,9 @@ def select_networks(mask, util, cost, budget: float, time_limit_s: float = 60.0,
         names = [tasks[t] for t in uncovered] if tasks else uncovered
         raise InfeasibleError(f"no network holds task(s) {names}")
     affordable = np.flatnonzero(cost <= budget + 1e-9)
-    if not mask[affordable].any(0).all():
+    sizes = np.sort(mask[affordable].sum(1))[::-1]
+    most = int(np.floor(budget / cost[affordable].min() + 1e-9))  # networks the budget can buy at most
+    if not mask[affordable].any(0).all() or sizes[:most].sum() < n_tasks:
         raise InfeasibleError(f"no selection of networks within budget {budget:g} covers every task")
     info: dict = {}
     amask = mask.copy()
