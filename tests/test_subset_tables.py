@@ -181,3 +181,39 @@ def test_mip_normalized_constraints():
     assert normalized_grouping(S, 2).objective == 7
     res = normalized_grouping(S, 2, total_cost=6, task_cost=[1, 1, 1, 1], network_cost=1)
     assert sum(len(g) for g in res.groups) == 4 and res.objective == 4
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reduction_keeps_the_optimum(seed):
+    """The Lagrangian reduction and the dominance pruning drop only what no selection at
+    least as good as the incumbent uses: same optimum as the plain model, on a table with
+    singles, pairs and larger groups."""
+    from mtlbench.grouping.selection import reduce_rows
+
+    rng = np.random.default_rng(seed)
+    n_tasks = 8
+    groups = [(t,) for t in range(n_tasks)] + list(itertools.combinations(range(n_tasks), 2))
+    groups += [tuple(sorted(rng.choice(n_tasks, size=int(rng.integers(3, 7)), replace=False))) for _ in range(40)]
+    mask = np.zeros((len(groups), n_tasks), dtype=bool)
+    for c, g in enumerate(groups):
+        mask[c, list(g)] = True
+    util = np.where(mask, rng.normal(scale=0.1, size=mask.shape), 0.0)
+    util[:n_tasks] = 0.0
+    cost = np.ones(len(groups))
+    for budget in (2, 3, 5):
+        plain = select_networks(mask, util, cost, budget, prune=False, reduce=False, tie_break=None)
+        fast = select_networks(mask, util, cost, budget)
+        assert fast.objective == pytest.approx(plain.objective, abs=1e-9)
+        keep, amask, info = reduce_rows(mask, util, cost, budget)
+        assert info["lagrangian_bound"] >= plain.objective - 1e-9 >= info["incumbent_value"] - 2e-9
+        assert keep.sum() < len(groups) or amask.sum() < mask.sum()  # it reduces something
+
+
+def test_config_refuses_tables_outside_grouping():
+    from mtlbench.grouping.params import validate_grouping, validate_similarity
+
+    datasets = {"tab": {"kind": "subset_scores", "tasks": ["a", "b"]}, "digits": {"tasks": ["x"]}}
+    with pytest.raises(ConfigError, match="subset_scores table"):
+        validate_similarity({"datasets": ["tab"], "estimators": {}}, datasets)
+    with pytest.raises(ConfigError, match="table_solvers"):
+        validate_grouping({"table_solvers": ["oracle", "best"]}, datasets, {})

@@ -23,7 +23,7 @@ SOLVERS = ("mip", "mip_overlap", "mip_normalized", "mip_normalized_partition", "
 GROUPING_DEFAULTS = {
     "budgets": [2, 3, 4], "max_group_size": None, "overlap_max_group_size": None, "task_cost": None, "max_group_cost": None,
     "network_cost": 0.0, "total_cost": None, "must_link": [], "cannot_link": [], "time_limit_s": 60.0,
-    "solvers": ["mip", "mip_overlap", "all_in_one", "each_alone", "tag", "hoa", "random"],
+    "solvers": ["mip", "mip_overlap", "mip_normalized", "all_in_one", "each_alone", "tag", "hoa", "random"],
     "exhaustive_max_tasks": 12, "cluster_on": [], "cluster_method": "spectral", "random_seeds": [0, 1, 2],
     "oracle_max_tasks": 6,
     # subset_scores tables (published measured subsets): the solvers of mtlbench.grouping.table

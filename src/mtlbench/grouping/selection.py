@@ -265,7 +265,7 @@ def _solve(m, u, k, budget, time_limit_s, floor=None, secondary=None):
     cons = [LinearConstraint(a, lo, hi) for a, lo, hi in rows]
     integrality = np.concatenate([np.ones(nc), np.zeros(na)])
     return milp(c_obj, constraints=cons, integrality=integrality, bounds=Bounds(0, 1),
-                options={"time_limit": float(time_limit_s), "disp": False})
+                options={"time_limit": float(time_limit_s), "disp": False, "mip_rel_gap": 0.0})
 
 
 def select_networks(mask, util, cost, budget: float, time_limit_s: float = 60.0, prune: bool = True,
