@@ -38,8 +38,9 @@ Solvers:
 
 Pairwise gains: ``gain[i, t]`` = u(t | {i, t}) − u(t | {t}) on validation, u the utility
 (mtg_net: the recorded gain, whose single-task value is 0; standley: the negated loss,
-with {t} the full-size single network of cost 1).  A pair or single missing from the
-table raises :class:`~mtlbench.errors.DataError`.
+with {t} the full-size single network of cost 1).  When a pair or single is missing from
+the table, or the program picks a group the table has not trained, the solver's row is
+NaN with status ``unavailable: ...`` (the table cannot score it).
 """
 
 from __future__ import annotations
@@ -202,6 +203,9 @@ def solve_table(table: SubsetTable, solver: str, budget: float, time_limit_s: fl
     except InfeasibleError as e:
         return {**row, "val_total": np.nan, "test_total": np.nan, "networks": 0, "groups": "",
                 "status": f"infeasible: {e}"}
+    except DataError as e:  # mip / mip_normalized: a pair, a single or a chosen group not in the table
+        return {**row, "val_total": np.nan, "test_total": np.nan, "networks": 0, "groups": "",
+                "status": f"unavailable: {e}"}
     v, t = _totals(table, chosen)
     groups = " | ".join(",".join(table.tasks[i] for i in table.members(c)) +
                         (" (half)" if table.cost[c] < 1 else "") for c in chosen)
