@@ -7,12 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import make_blobs_problem
+from conftest import make_blobs_problem, write_problem_files
 
 from mtlbench.cli import main
-from mtlbench.features.table import write_features
 from mtlbench.similarity.io import write_similarity
-from mtlbench.splits import make_split, write_split
 
 torch.set_num_threads(1)
 
@@ -45,17 +43,8 @@ def test_select_networks_outputs(tmp_path):
 
 def test_grouping_mip_normalized_and_lookahead_pair(tmp_path):
     prob = make_blobs_problem(n_tasks=3, n_classes=2, dim=5, n_train=20, n_test=20, shift=1.0)
-    sid, task, label, feat = [], [], [], []
-    for t in prob.tasks:
-        x = np.concatenate([prob.data[t].x_train, prob.data[t].x_test])
-        y = np.concatenate([prob.data[t].y_train, prob.data[t].y_test])
-        sid += [f"{t}/{i}" for i in range(len(x))]
-        task += [t] * len(x)
-        label.append(y)
-        feat.append(x)
     f, s = tmp_path / "f.parquet", tmp_path / "s.parquet"
-    write_features(f, sid, task, np.concatenate(label), np.concatenate(feat), {"classes": ["a", "b"]})
-    write_split(s, make_split(sid, task, np.concatenate(label), 0.5, 0), 0.5, 0)
+    write_problem_files(prob, f, s, ["a", "b"])
     tasks = ",".join(prob.tasks)
     assert main(["similarity", "--estimator", "lookahead_pair", "--dataset", "blobs", "--tasks", tasks,
                  "--features", str(f), "--split", str(s), "--settings",
