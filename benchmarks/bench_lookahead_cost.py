@@ -1,6 +1,8 @@
 """Cost of the transfer-gain estimators, measured in one run on a seeded synthetic problem.
 
-Compares the wall time of (1) one joint training run (the base every estimator pays),
+Compares the wall time of (1) one joint training run (the base every estimator pays;
+measured as ``lookahead_pair`` with its lookaheads at step 1 only, i.e. the joint training
+plus one round of T(T+1)/2 lookaheads),
 (2) TAG's affinities (T lookaheads per lookahead step, ``tag_affinity``), (3) the grouping
 paper's ``lookahead_pair`` (T(T+1)/2 lookaheads of the real optimiser per lookahead step,
 each with a model + optimiser copy and restore) and (4) training every single task and

@@ -39,14 +39,18 @@ networks with ρ_c / k_c > μ crosses B).
 
 Ties (``tie_break="fewest_memberships"``, the default): among the selections of optimal
 (S4) the one with the fewest task slots Σ_c |g_c| y_c is returned (a second solve with
-(S4) held at its optimum, without the pruning, which may drop a smaller tied network).
+(S4) held at its optimum, without the dominance pruning, which may drop a smaller tied
+network; with ``reduce`` the Lagrangian reduction is redone around the optimum first).
 A tie changes the test score: on Taskonomy setting 1 under HOA at budgets 4.5 and 5 the
-single network of task 2 and the pair {2, 3} both score task 2 at 0.1695 on validation;
+single network of column t2 and the pair {t2, t3} both score t2 at 0.1695 on validation;
 Standley et al.'s published HOA curve (0.44552, 0.44196) is the one with the single
 network, which this rule picks; ``tie_break=None`` returns the first optimum found.
-Solved by HiGHS (``scipy.optimize.milp``),
-which proves optimality; CP-SAT was slower on this model (see
-``benchmarks/bench_selection.py``).
+
+Solved by HiGHS (``scipy.optimize.milp`` with ``mip_rel_gap=0``; HiGHS's absolute gap,
+1e-6 by default, cannot be set through scipy), which proves optimality; a budget that
+cannot buy enough networks to hold T task slots is refused before any solve.  CP-SAT on
+the plain model found no proof within 60 s on the 27-task benchmark
+(``benchmarks/bench_selection.py --compare``).
 """
 
 from __future__ import annotations
