@@ -61,6 +61,23 @@ def blobs_problem():
     return make_blobs_problem()
 
 
+def write_problem_files(prob, features, split, classes, ratio=0.5, seed=0):
+    """A Problem as a features table and one split file (what the CLI stages read)."""
+    from mtlbench.features.table import write_features
+    from mtlbench.splits import make_split, write_split
+
+    sid, task, label, feat = [], [], [], []
+    for t in prob.tasks:
+        x = np.concatenate([prob.data[t].x_train, prob.data[t].x_test])
+        y = np.concatenate([prob.data[t].y_train, prob.data[t].y_test])
+        sid += [f"{t}/{i}" for i in range(len(x))]
+        task += [t] * len(x)
+        label.append(y)
+        feat.append(x)
+    write_features(features, sid, task, np.concatenate(label), np.concatenate(feat), {"classes": list(classes)})
+    write_split(split, make_split(sid, task, np.concatenate(label), ratio, seed), ratio, seed)
+
+
 def set_partitions(items):
     """Every set partition of ``items`` (lists of lists): the brute force the grouping
     tests check the solvers and the oracle against (independent of mtlbench's own)."""

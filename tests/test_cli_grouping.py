@@ -6,11 +6,9 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import make_blobs_problem
+from conftest import make_blobs_problem, write_problem_files
 
 from mtlbench.cli import main
-from mtlbench.features.table import write_features
-from mtlbench.splits import make_split, write_split
 
 torch.set_num_threads(1)
 TINY = json.dumps({"hidden": 8, "steps": 15, "batch_size": 16, "eval_every": 15})
@@ -20,16 +18,7 @@ TINY = json.dumps({"hidden": 8, "steps": 15, "batch_size": 16, "eval_every": 15}
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("grp")
     prob = make_blobs_problem(n_tasks=4, n_classes=3, dim=6, n_train=20, n_test=20, shift=1.0)
-    sid, task, label, feat = [], [], [], []
-    for t in prob.tasks:
-        x = np.concatenate([prob.data[t].x_train, prob.data[t].x_test])
-        y = np.concatenate([prob.data[t].y_train, prob.data[t].y_test])
-        sid += [f"{t}/{i}" for i in range(len(x))]
-        task += [t] * len(x)
-        label.append(y)
-        feat.append(x)
-    write_features(d / "f.parquet", sid, task, np.concatenate(label), np.concatenate(feat), {"classes": ["a", "b", "c"]})
-    write_split(d / "s0.parquet", make_split(sid, task, np.concatenate(label), 0.5, 0), 0.5, 0)
+    write_problem_files(prob, d / "f.parquet", d / "s0.parquet", ["a", "b", "c"])
     return d, prob.tasks
 
 

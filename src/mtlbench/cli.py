@@ -349,13 +349,22 @@ def cmd_similarity(a) -> None:
         hp = build_dataclass(TagAffinityHparams, settings, "similarity.tag_affinity")
         problem = _problems(a.features, [a.split], a.tasks)[0]
         matrix = tag_affinity(problem, hp, seed=a.seed, device=_device(a.device))
+    elif a.estimator == "lookahead_pair":  # the grouping paper's transfer gains (lookahead optimiser steps)
+        from .config import build_dataclass
+        from .similarity.lookahead_pair import LookaheadPairHparams, lookahead_pair
+
+        _set_threads(a.threads)
+        hp = build_dataclass(LookaheadPairHparams, settings, "similarity.lookahead_pair")
+        problem = _problems(a.features, [a.split], a.tasks)[0]
+        matrix = lookahead_pair(problem, hp, seed=a.seed, device=_device(a.device))
     elif a.estimator == "learned":
         if not a.runs or "relation" not in settings:
             raise ConfigError("similarity learned: needs --runs and settings.relation (e.g. alpha)")
         matrix = learned_relations(a.runs, settings["relation"], a.tasks)
         inputs["runs"] = list(a.runs)
     else:
-        raise ConfigError(f"estimator: must be one of wasserstein, h_divergence, tag_affinity, learned; got {a.estimator!r}")
+        raise ConfigError("estimator: must be one of wasserstein, h_divergence, tag_affinity, lookahead_pair, "
+                          f"learned; got {a.estimator!r}")
     if a.features:
         inputs.update(features=a.features, features_sha256=sha256_file(a.features), split=a.split)
     write_similarity(a.out, matrix, a.tasks, a.name or a.estimator, {**settings, "seed": a.seed},
@@ -425,6 +434,15 @@ def cmd_grouping(a) -> None:
     elif solver == "mip_overlap":
         over = {**cons, "max_group_size": a.overlap_max_group_size or a.max_group_size}
         res = choose_groups(gain, a.budget, **over, time_limit_s=a.time_limit, seed=a.seed, tasks=a.tasks)
+    elif solver in ("mip_normalized", "mip_normalized_partition"):
+        # the grouping paper's program on --similarity (its S; default: the gains), exactly B groups
+        from .grouping.normalized import normalized_grouping
+
+        S = read_similarity(a.similarity, a.tasks)[0] if a.similarity else gain
+        over = {**cons, "max_group_size": a.overlap_max_group_size or a.max_group_size}
+        res = baselines._rescore(normalized_grouping(S, a.budget, partition=solver.endswith("partition"), **over,
+                                                     time_limit_s=a.time_limit, seed=a.seed, tasks=a.tasks), gain)
+        res.solver = solver
     elif solver == "exhaustive":
         res = exhaustive_partition(gain, a.budget, **cons, tasks=a.tasks)
     elif solver == "all_in_one":
@@ -452,7 +470,8 @@ def cmd_grouping(a) -> None:
           f"groups {[[a.tasks[t] for t in g] for g in res.groups]} ({res.wall_time_s:.2f} s)")
 
 
-SOLVERS = ("mip", "mip_overlap", "exhaustive", "all_in_one", "each_alone", "tag", "hoa", "cluster", "random")
+SOLVERS = ("mip", "mip_overlap", "mip_normalized", "mip_normalized_partition", "exhaustive", "all_in_one",
+           "each_alone", "tag", "hoa", "cluster", "random")
 
 
 def _pairs(values: list[str], tasks: list[str]) -> list[tuple[int, int]]:
@@ -485,6 +504,22 @@ def cmd_correlation(a) -> None:
     if a.figure:
         write_correlation_heatmap(frame, a.figure, a.dataset)
     print(frame.to_string(index=False))
+
+
+def cmd_select_networks(a) -> None:
+    """A subset_scores table -> selection.csv, grouping_{dataset}.{md,csv} and the figure."""
+    from .config import build_dataclass
+    from .data.subset_scores import SubsetScoresConfig, read_subset_table
+    from .grouping.table import TABLE_SOLVERS, selection_frame, write_selection
+
+    cfg = build_dataclass(SubsetScoresConfig, {"kind": "subset_scores", **a.config}, f"datasets.{a.dataset}")
+    for s in a.solvers:
+        if s not in TABLE_SOLVERS:
+            raise ConfigError(f"--solvers: {s!r}; allowed: {', '.join(TABLE_SOLVERS)}")
+    table = read_subset_table(cfg)
+    frame = selection_frame(table, cfg.budget_list, a.solvers, a.time_limit, a.random_draws, a.seed)
+    write_selection(frame, table, a.dataset, a.out, a.tables_dir, a.figure)
+    print(frame[["solver", "budget", "val_total", "test_total", "status"]].to_string(index=False))
 
 
 def cmd_evaluate_groupings(a) -> None:
@@ -634,7 +669,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--prefetch", type=int, default=4, help="batches each decode worker prepares ahead")
     s.set_defaults(fn=cmd_features_files)
     s = sub.add_parser("similarity", parents=[common], help="one estimator's task x task matrix -> similarity JSON")
-    s.add_argument("--estimator", required=True, help="wasserstein | h_divergence | tag_affinity | learned")
+    s.add_argument("--estimator", required=True, help="wasserstein | h_divergence | tag_affinity | lookahead_pair | learned")
     s.add_argument("--name", default=None, help="label in files and tables (default: --estimator)")
     s.add_argument("--dataset", required=True)
     s.add_argument("--tasks", type=_csv_list, required=True)
@@ -692,6 +727,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-dir", required=True)
     s.add_argument("--figure", default=None)
     s.set_defaults(fn=cmd_correlation)
+
+    s = sub.add_parser("select-networks", help="a subset_scores table (published measured subsets) -> "
+                       "network selection of every table solver under every budget, scored on test")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--config", type=_json_arg, required=True,
+                   help="the dataset entry's keys as JSON (format, path, tasks, budgets, ...)")
+    s.add_argument("--solvers", type=_csv_list, default=["oracle", "hoa", "mip", "mip_normalized", "each_alone",
+                                                          "all_in_one", "random"])
+    s.add_argument("--time-limit", type=float, default=60.0)
+    s.add_argument("--random-draws", type=int, default=100)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True, help="results/grouping/{dataset}/selection.csv")
+    s.add_argument("--tables-dir", default="results/tables")
+    s.add_argument("--figure", default=None, help="results/figures/grouping_{dataset}.png")
+    s.set_defaults(fn=cmd_select_networks)
 
     s = sub.add_parser("evaluate-groupings", help="groupings + task-set records -> comparison table, regret")
     s.add_argument("--groupings", nargs="+", required=True)

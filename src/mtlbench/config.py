@@ -296,11 +296,13 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
             datasets[name] = {"kind": cfg.kind, "backbone": backbone or "precomputed",
                               "tasks": tasks,
                               "enabled": bool(source.pop("enabled")), "source": source}
+            if cfg.kind == "subset_scores":  # a published table: grouping only, no training
+                datasets[name]["budgets"] = cfg.budget_list
             continue
         if name not in DATASETS:
             err = unknown_key_error("datasets", name, DATASETS)
             raise ConfigError(f"{err}; or bring your own data with a 'kind:' key, allowed kinds: "
-                              "'feature_file', 'image_folder'")
+                              "'feature_file', 'image_folder', 'subset_scores'")
         spec = DATASETS[name]
         values = dict(require_mapping(values, f"datasets.{name}"))
         for key in values:

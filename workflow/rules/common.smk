@@ -43,7 +43,9 @@ if workflow.is_main_process:  # not in the jobs a cluster executor starts
 
 RATIOS = [f"{r:g}" for r in P["train_ratios"]]
 SEEDS = [str(s) for s in P["seeds"]]
-DATASETS = [d for d, spec in P["datasets"].items() if spec["enabled"]]
+DATASETS = [d for d, spec in P["datasets"].items() if spec["enabled"] and spec.get("kind") != "subset_scores"]
+# published tables of measured subset scores: network selection only (grouping.smk), no training
+SUBSET_TABLES = [d for d, spec in P["datasets"].items() if spec["enabled"] and spec.get("kind") == "subset_scores"]
 METHODS = [m for m, spec in P["methods"].items() if spec["enabled"]]
 GPU_LOCKS = ".snakemake/gpu-locks"
 # training rules: all seeds as one batched model where the method has it, else one job per seed
@@ -211,6 +213,9 @@ def grouping_outputs():
     for d in P.get("similarity", {}).get("datasets", []):
         out += [f"results/tables/correlation_{d}.md", f"results/figures/correlation_{d}.png"]
         out += [f"results/tables/grouping_{d}_B{b}.md" for b in P.get("grouping", {}).get("budgets", [])]
+    for d in SUBSET_TABLES:
+        out += [f"results/grouping/{d}/selection.csv", f"results/tables/grouping_{d}.md",
+                f"results/figures/grouping_{d}.png"]
     return out
 
 

@@ -3,6 +3,10 @@
 # against the oracle where every subset can be trained).
 
 
+# the first lookahead_pair estimator (the grouping paper's gains), if any
+LOOKAHEAD = next((l for l, e in SIM.get("estimators", {}).items() if e["estimator"] == "lookahead_pair"), None)
+
+
 def grouping_names(d):
     """One grouping file per solver; cluster and random baselines once per estimator / seed."""
     names = []
@@ -12,6 +16,8 @@ def grouping_names(d):
         elif solver != "cluster":
             names.append(solver)
     names += [f"cluster_{label}" for label in GROUPING.get("cluster_on", [])]
+    if "mip_normalized" in names and LOOKAHEAD:  # the paper's program on the paper's estimator
+        names.append("mip_normalized_lookahead")
     if len(P["datasets"][d]["tasks"]) <= GROUPING.get("exhaustive_max_tasks", 0) and "exhaustive" not in names:
         names.append("exhaustive")
     return names
@@ -28,6 +34,8 @@ def grouping_args(wc):
                 f" --cluster-method {GROUPING.get('cluster_method', 'spectral')} --seed 0")
     if name == "tag":  # TAG selects on its own lookahead affinities
         return f"--solver tag --similarity results/similarity/{d}/tag_affinity.json --seed 0"
+    if name == "mip_normalized_lookahead":
+        return f"--solver mip_normalized --similarity results/similarity/{d}/{LOOKAHEAD}.json --seed 0"
     if name == "hoa":  # HOA approximates a group's value from the measured pairwise gains
         return f"--solver hoa --similarity results/similarity/{d}/transfer_gain.json --seed 0"
     return f"--solver {name} --seed 0"
@@ -39,6 +47,8 @@ def grouping_inputs(wc):
         out["similarity"] = f"results/similarity/{wc.dataset}/{wc.name[len('cluster_'):]}.json"
     elif wc.name == "tag":
         out["similarity"] = f"results/similarity/{wc.dataset}/tag_affinity.json"
+    elif wc.name == "mip_normalized_lookahead":
+        out["similarity"] = f"results/similarity/{wc.dataset}/{LOOKAHEAD}.json"
     return out
 
 
@@ -117,3 +127,28 @@ rule evaluate_groupings:
         "mtlbench evaluate-groupings --groupings {input.groupings} --records {input.records}"
         " --dataset {wildcards.dataset} --tasks {params.tasks} {params.oracle} --out-dir results/tables"
         " --stem grouping_{wildcards.dataset}_B{wildcards.budget} > {log} 2>&1"
+
+
+rule select_networks:
+    """A published subset_scores table: every table solver at every budget, chosen on
+    validation and scored on test (mtlbench.grouping.table); no training."""
+    input:
+        source_path,
+    output:
+        selection="results/grouping/{dataset}/selection.csv",
+        md="results/tables/grouping_{dataset}.md",
+        csv="results/tables/grouping_{dataset}.csv",
+        figure="results/figures/grouping_{dataset}.png",
+    wildcard_constraints:
+        dataset="|".join(SUBSET_TABLES) or "(?!x)x",
+    params:
+        config=source_config,
+        solvers=",".join(GROUPING.get("table_solvers", [])),
+        draws=GROUPING.get("table_random_draws", 100),
+        time_limit=GROUPING.get("time_limit_s", 60),
+    log:
+        "logs/grouping/{dataset}_select_networks.log",
+    shell:
+        "mtlbench select-networks --dataset {wildcards.dataset} --config '{params.config}' --solvers {params.solvers}"
+        " --random-draws {params.draws} --time-limit {params.time_limit} --out {output.selection}"
+        " --tables-dir results/tables --figure {output.figure} > {log} 2>&1"

@@ -15,6 +15,11 @@ An entry with a ``kind:`` key is instead one of the generic kinds below, checked
         root: ../shared/data/office_caltech10_images.tar
         tasks: [amazon, caltech10, dslr, webcam]
         backbone: vgg16_fc7
+      taskonomy_hoa_setting1:
+        kind: subset_scores           # published measured subset scores: grouping, no training
+        format: standley              # (mtlbench.data.subset_scores)
+        path: ../shared/data/grouping_tables/taskonomy_hoa_setting1
+        tasks: [t1, t2, t3, t4, t5]
 
 Relative paths are relative to the directory the pipeline runs in (the project root).
 """
@@ -126,7 +131,14 @@ class ImageFolderConfig:
             raise ConfigError(f"{where}.extensions: each must start with '.', got {list(self.extensions)}")
 
 
-KINDS: dict[str, type] = {"feature_file": FeatureFileConfig, "image_folder": ImageFolderConfig}
+def _kinds() -> dict[str, type]:
+    from .subset_scores import SubsetScoresConfig
+
+    return {"feature_file": FeatureFileConfig, "image_folder": ImageFolderConfig,
+            "subset_scores": SubsetScoresConfig}
+
+
+KINDS: dict[str, type] = _kinds()
 
 
 def kind_config(values: dict, where: str):

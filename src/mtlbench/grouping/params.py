@@ -16,21 +16,26 @@ ESTIMATOR_SETTINGS = {
     "wasserstein": ("method", "n_samples", "eps", "n_projections", "label_weight", "relative"),
     "h_divergence": ("n_samples", "test_fraction", "C", "clip"),
     "tag_affinity": None,  # TagAffinityHparams fields
+    "lookahead_pair": None,  # LookaheadPairHparams fields
     "learned": ("method", "relation"),
 }
-SOLVERS = ("mip", "mip_overlap", "exhaustive", "all_in_one", "each_alone", "tag", "hoa", "cluster", "random")
+SOLVERS = ("mip", "mip_overlap", "mip_normalized", "mip_normalized_partition", "exhaustive", "all_in_one", "each_alone", "tag", "hoa", "cluster", "random")
 GROUPING_DEFAULTS = {
     "budgets": [2, 3, 4], "max_group_size": None, "overlap_max_group_size": None, "task_cost": None, "max_group_cost": None,
     "network_cost": 0.0, "total_cost": None, "must_link": [], "cannot_link": [], "time_limit_s": 60.0,
-    "solvers": ["mip", "mip_overlap", "all_in_one", "each_alone", "tag", "hoa", "random"],
+    "solvers": ["mip", "mip_overlap", "mip_normalized", "all_in_one", "each_alone", "tag", "hoa", "random"],
     "exhaustive_max_tasks": 12, "cluster_on": [], "cluster_method": "spectral", "random_seeds": [0, 1, 2],
     "oracle_max_tasks": 6,
+    # subset_scores tables (published measured subsets): the solvers of mtlbench.grouping.table
+    "table_solvers": ["oracle", "hoa", "mip", "mip_normalized", "each_alone", "all_in_one", "random"],
+    "table_random_draws": 100,
 }
 
 
 def validate_similarity(section: Any, datasets: dict) -> dict:
     from ..config import build_dataclass, unknown_key_error
     from ..methods.bmtl import BMTLHparams
+    from ..similarity.lookahead_pair import LookaheadPairHparams
     from ..similarity.tag_affinity import TagAffinityHparams
 
     section = dict(require_mapping(section, "similarity"))
@@ -38,10 +43,13 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
     for key in section:
         if key not in allowed:
             raise unknown_key_error("similarity", key, allowed)
-    names = section.get("datasets", list(datasets))
+    trainable = [d for d, spec in datasets.items() if spec.get("kind") != "subset_scores"]
+    names = section.get("datasets", trainable)
     for d in names:
-        if d not in datasets:
-            raise ConfigError(f"similarity.datasets: {d!r} is not under datasets; allowed: {', '.join(datasets)}")
+        if d not in trainable:
+            why = " (a subset_scores table is grouped as it is, with no training)" if d in datasets else ""
+            raise ConfigError(f"similarity.datasets: {d!r} is not a trainable dataset{why}; allowed: "
+                              f"{', '.join(trainable)}")
     ratio = section.get("ratio", 0.1)
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
         raise ConfigError(f"similarity.ratio: {ratio!r} is not a fraction in (0, 1]")
@@ -59,8 +67,9 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
         if kind not in ESTIMATOR_SETTINGS:
             raise unknown_key_error(f"similarity.estimators.{label}.estimator", kind, ESTIMATOR_SETTINGS)
         where = f"similarity.estimators.{label}"
-        if kind == "tag_affinity":
-            values = dataclasses.asdict(build_dataclass(TagAffinityHparams, values, where))
+        if kind in ("tag_affinity", "lookahead_pair"):
+            cls = TagAffinityHparams if kind == "tag_affinity" else LookaheadPairHparams
+            values = dataclasses.asdict(build_dataclass(cls, values, where))
         else:
             for key in values:
                 if key not in ESTIMATOR_SETTINGS[kind]:
@@ -109,5 +118,13 @@ def validate_grouping(section: Any, datasets: dict, estimators: dict) -> dict:
             names = str(pair).split(",")
             if len(names) != 2 or any(n not in all_tasks for n in names):
                 raise ConfigError(f"grouping.{key}: {pair!r} must be 'taskA,taskB' with tasks of the datasets")
+    from .table import TABLE_SOLVERS
+
+    for s in out["table_solvers"]:
+        if s not in TABLE_SOLVERS:
+            raise unknown_key_error("grouping.table_solvers", s, TABLE_SOLVERS)
+    draws = out["table_random_draws"]
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
+        raise ConfigError(f"grouping.table_random_draws: must be an integer >= 1, got {draws!r}")
     out["time_limit_s"] = float(out["time_limit_s"])
     return out
