@@ -39,7 +39,11 @@ def test_single_task_vmtl_warns_before_the_plan(project):
     assert "warning: methods.vmtl: 'vmtl' on the single-task dataset 'digits'" in out
 
 
-def test_office_caltech_without_shared_names_the_missing_file(project):
+def test_office_caltech_without_shared_names_the_missing_file(tmp_path):
+    # the real params.yaml: configs/office_caltech.yaml enables entries that only it defines
+    project = make_project(tmp_path / "p", TINY_ONE)
+    shutil.copytree(ROOT / "configs", project / "configs")
+    shutil.copy(ROOT / "params.yaml", project / "params.yaml")
     assert not (project.parent / "shared").exists()
     code, out = sh(project, "snakemake", "-n", "--cores", "1", "--configfile", "configs/office_caltech.yaml",
                    check=False)
