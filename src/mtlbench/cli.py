@@ -734,12 +734,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", type=_json_arg, required=True,
                    help="the dataset entry's keys as JSON (format, path, tasks, budgets, ...)")
     s.add_argument("--solvers", type=_csv_list, default=["oracle", "hoa", "mip", "mip_normalized", "each_alone",
-                                                          "all_in_one", "random"])
-    s.add_argument("--time-limit", type=float, default=60.0)
-    s.add_argument("--random-draws", type=int, default=100)
+                                                          "all_in_one", "random"],
+                   help="comma-separated table solvers (mtlbench.grouping.table.TABLE_SOLVERS)")
+    s.add_argument("--time-limit", type=float, default=60.0, help="seconds per exact solve")
+    s.add_argument("--random-draws", type=int, default=100,
+                   help="random selections per budget; the 'random' row is their mean")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, help="results/grouping/{dataset}/selection.csv")
-    s.add_argument("--tables-dir", default="results/tables")
+    s.add_argument("--tables-dir", default="results/tables",
+                   help="where grouping_{dataset}.{md,csv} are written")
     s.add_argument("--figure", default=None, help="results/figures/grouping_{dataset}.png")
     s.set_defaults(fn=cmd_select_networks)
 
