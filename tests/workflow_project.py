@@ -32,6 +32,7 @@ TINY_ONE = {
     "similarity": {"datasets": []},
     "grouping": {"budgets": [2]},
     "robustness": {},  # dvc.yaml's robustness stage reads it; tests/test_workflow.py runs the rule
+    "selection": {"mode": "final", "val_fraction": 0.2},  # dvc.yaml's train and robustness stages read it
 }
 
 
