@@ -190,7 +190,10 @@ def _dataset_ratios(name: str, ratios: Any, time_series: bool) -> list[float]:
 
 
 def dataset_task_types(name: str, entry: Mapping[str, Any], registry: Mapping) -> set[str]:
-    """The task types of a resolved dataset entry (own-data kinds are classification)."""
+    """The task types of a resolved dataset entry (own-data kinds are classification,
+    a tabular one its ``task_type``)."""
+    if entry.get("kind") == "tabular":
+        return {entry["source"]["task_type"]}
     spec = registry.get(name)
     if spec is None or "kind" in entry:
         return {"classification"}
