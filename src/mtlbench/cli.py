@@ -531,7 +531,7 @@ ARG_HELP = {
     "run": "one run JSON",
     "records": "task-set record JSONs: results/similarity/{dataset}/task_sets/*.json",
     "methods": "method labels, comma-separated, in table order",
-    "metrics": "metrics, comma-separated: accuracy, mse, mae",
+    "metrics": "metrics, comma-separated: accuracy, mse, mae, explained_variance",
     "metric": "accuracy | mse | mae",
     "out": "output file (written under a temporary name, then renamed)",
     "out_dir": "output folder",

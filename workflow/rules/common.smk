@@ -7,6 +7,7 @@ from snakemake.logging import logger
 
 from mtlbench.config import check_params, config_warnings, merge_params_files, missing_inputs
 from mtlbench.errors import ConfigError
+from mtlbench.metrics import HIGHER_IS_BETTER
 from mtlbench.runstate import clear_stale_lock
 
 # the rules call `mtlbench`: find it beside this Python (the venv's) even when the venv
@@ -103,7 +104,7 @@ wildcard_constraints:
     backbone="[A-Za-z0-9_]+",
     ratio="[0-9.]+",
     seed="[0-9]+",
-    metric="[a-z]+",
+    metric="|".join(HIGHER_IS_BETTER),  # the metric names (mtlbench.metrics)
 
 
 def runtime(rule, default=15):
@@ -156,11 +157,15 @@ def method_algorithm(wc):
 def table_metrics(dataset):
     from mtlbench.data.registry import DATASETS as REGISTRY
 
-    if dataset not in REGISTRY:  # image_folder / feature_file datasets are classification
+    entry = P["datasets"][dataset]
+    if entry.get("kind") == "tabular":
+        types = {entry["source"]["task_type"]}
+    elif dataset not in REGISTRY:  # image_folder / feature_file datasets are classification
         return ["accuracy"]
-    spec = REGISTRY[dataset]
-    types = {spec.task_type(t) for t in P["datasets"][dataset]["tasks"]}
-    return (["accuracy"] if "classification" in types else []) + (["mse", "mae"] if "regression" in types else [])
+    else:
+        types = {REGISTRY[dataset].task_type(t) for t in entry["tasks"]}
+    return (["accuracy"] if "classification" in types else []) + (
+        ["mse", "mae", "explained_variance"] if "regression" in types else [])
 
 
 def ratios_of(dataset):
