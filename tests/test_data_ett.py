@@ -235,7 +235,7 @@ def test_synthetic_etth1_download_windows_split_train(tmp_path, capsys):
     rec = run(feats, outs[0], tmp_path / "run.json", dataset="etth1", tasks=["HUFL", "OT"], method="stl",
               algorithm="stl", hparams={"hidden": 16, "steps": 20, "batch_size": 16, "eval_every": 10}, ratio=1.0,
               seed=0, device="cpu", progress=False)
-    assert set(rec["metrics"]["average"]) == {"mse", "mae"} and rec["n_test"]["OT"] == counts["test"]
+    assert set(rec["metrics"]["average"]) == {"mse", "mae", "explained_variance"} and rec["n_test"]["OT"] == counts["test"]
     assert rec["n_train"]["OT"] == counts["train"]
 
 

@@ -378,5 +378,5 @@ def test_train_run_standardises_targets_and_reports_mse(tmp_path):
     assert rec["target_scaling"]["a"]["std"] == pytest.approx(5.0 * np.std(problem.data["a"].y_train), rel=0.3)
     for t in problem.tasks:  # standardised units: noise 0.1·5 / (5·sd(y)) ⇒ MSE ≈ 0.01 / Var(y) ≪ 1
         m = rec["metrics"]["per_task"][t]
-        assert set(m) == {"mse", "mae"} and m["mse"] < 0.1
-    assert set(rec["metrics"]["average"]) == {"mse", "mae"}
+        assert set(m) == {"mse", "mae", "explained_variance"} and m["mse"] < 0.1
+    assert set(rec["metrics"]["average"]) == {"mse", "mae", "explained_variance"}

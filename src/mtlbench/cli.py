@@ -112,10 +112,18 @@ def cmd_index_images(a) -> None:
 
 def cmd_import_features(a) -> None:
     from .data.feature_file import import_features
+    from .data.tabular import import_tabular
 
-    meta = import_features(a.dataset, a.config, a.out)
+    tabular = a.config.get("kind") == "tabular"
+    meta = (import_tabular if tabular else import_features)(a.dataset, a.config, a.out)
     for w in meta.get("warnings", []):
         print(f"warning: datasets.{a.dataset}: {w}", file=sys.stderr)
+    if tabular:
+        layout = meta["tabular"]
+        print(f"{a.out}: {meta['feature_dim']} slots, {meta['num_samples']} rows in {len(layout['task_mask'])} tasks; "
+              f"{len(layout['dropped_tasks'])} task(s) dropped under min_samples_per_task "
+              f"{layout['min_samples_per_task']}")
+        return
     files = ", ".join(f"{t}: {f['file']} ({f['sha256'][:12]})" for t, f in meta["source"]["files"].items())
     print(f"{a.out}: {meta['feature_dim']}-d features, {meta['num_samples']} samples from {files}")
 
@@ -561,7 +569,7 @@ ARG_HELP = {
     "run": "one run JSON",
     "records": "task-set record JSONs: results/similarity/{dataset}/task_sets/*.json",
     "methods": "method labels, comma-separated, in table order",
-    "metrics": "metrics, comma-separated: accuracy, mse, mae",
+    "metrics": "metrics, comma-separated: accuracy, mse, mae, explained_variance",
     "metric": "accuracy | mse | mae",
     "out": "output file (written under a temporary name, then renamed)",
     "out_dir": "output folder",
@@ -636,7 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="data/raw/{dataset}")
     s.set_defaults(fn=cmd_index_images)
 
-    s = sub.add_parser("import-features", help="a feature_file dataset -> features table (no backbone)")
+    s = sub.add_parser("import-features", help="a feature_file or tabular dataset -> features table (no backbone)")
     s.add_argument("--dataset", required=True)
     s.add_argument("--config", type=_json_arg, required=True,
                    help="the dataset entry's keys as JSON (path, format, files, ...; `mtlbench check` prints them as 'source')")

@@ -190,7 +190,10 @@ def _dataset_ratios(name: str, ratios: Any, time_series: bool) -> list[float]:
 
 
 def dataset_task_types(name: str, entry: Mapping[str, Any], registry: Mapping) -> set[str]:
-    """The task types of a resolved dataset entry (own-data kinds are classification)."""
+    """The task types of a resolved dataset entry (own-data kinds are classification,
+    a tabular one its ``task_type``)."""
+    if entry.get("kind") == "tabular":
+        return {entry["source"]["task_type"]}
     spec = registry.get(name)
     if spec is None or "kind" in entry:
         return {"classification"}
@@ -274,7 +277,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     for name, values in require_mapping(params.get("datasets"), "datasets").items():
         check_name(name, f"datasets.{name!r}")
         if isinstance(values, Mapping) and "kind" in values:
-            # a generic kind (image_folder, feature_file) that brings its own data
+            # a generic kind (image_folder, feature_file, subset_scores, tabular) that brings its own data
             from .data.kinds import kind_config
 
             cfg = kind_config(dict(values), f"datasets.{name}")
@@ -285,7 +288,11 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
                     raise ConfigError(f"datasets.{name}.backbone: unknown image backbone {backbone!r}; "
                                       f"allowed: {_allowed(images)}")
                 backbones.setdefault(backbone, dataclasses.asdict(BACKBONES[backbone].Config()))
-            tasks = list(cfg.task_order if cfg.kind == "feature_file" else cfg.tasks)
+            tasks = list(cfg.tasks if cfg.kind == "image_folder" else cfg.task_order)
+            if not tasks and cfg.kind == "tabular":  # the tasks present (min_samples_per_task applied)
+                from .data.tabular import tabular_tasks
+
+                tasks = tabular_tasks(cfg)
             if not tasks:
                 raise ConfigError(f"datasets.{name}.tasks: list the tasks in order (the DAG names its jobs "
                                   "by them)" + (" or give files: {task: file}" if cfg.kind == "feature_file" else ""))
@@ -302,7 +309,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         if name not in DATASETS:
             err = unknown_key_error("datasets", name, DATASETS)
             raise ConfigError(f"{err}; or bring your own data with a 'kind:' key, allowed kinds: "
-                              "'feature_file', 'image_folder', 'subset_scores'")
+                              "'feature_file', 'image_folder', 'subset_scores', 'tabular'")
         spec = DATASETS[name]
         values = dict(require_mapping(values, f"datasets.{name}"))
         for key in values:
@@ -639,8 +646,9 @@ def missing_inputs(resolved: Mapping[str, Any], origin: Mapping[tuple[str, ...],
     wanted = []
     for d, spec in resolved["datasets"].items():
         if spec["enabled"] and "kind" in spec:
-            key = "path" if spec["kind"] == "feature_file" else "root"
-            wanted.append((("datasets", d, key), spec["source"][key]))
+            key = "root" if spec["kind"] == "image_folder" else "path"
+            if spec["source"].get(key) is not None:  # a tabular rdataset has no path
+                wanted.append((("datasets", d, key), spec["source"][key]))
     for name, entry in (resolved.get("split_lists") or {}).items():
         wanted.append((("split_lists", name, "lists"), entry["lists"]))
     out = []

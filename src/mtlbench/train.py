@@ -56,6 +56,11 @@ def build_problem(features_path: str | Path | FeatureTable, split_path: str | Pa
     split, split_meta = read_split(split_path)
     split_of = dict(zip(split["sample_id"], split["split"]))
     sides = np.array([split_of.get(s, "") for s in ft.sample_id])
+    if ft.metadata.get("kind") == "tabular":  # encoding fitted on this split's training rows only
+        from .features.tabular import encode_split
+
+        ft, encoder = encode_split(ft, sides == "train")
+        split_meta = dict(split_meta, tabular_encoder=encoder)
     meta = ft.metadata
     task_types = meta.get("task_types", {}) or {}
     data = {}
@@ -226,6 +231,7 @@ def _record(problem: Problem, result, resolved: dict, features_path, features_sh
                                     "split_sha256": split_meta.get("content_sha256")}),
         "inputs": {"features": str(features_path), "features_sha256": features_sha,
                    "split": str(split_path), "split_sha256": split_meta.get("content_sha256")},
+        **({"tabular_encoder": split_meta["tabular_encoder"]} if "tabular_encoder" in split_meta else {}),
         "n_train": {t: len(problem.data[t].y_train) for t in tasks},
         "n_test": {t: len(problem.data[t].y_test) for t in tasks},
         "wall_time_s": wall,

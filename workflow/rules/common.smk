@@ -7,6 +7,7 @@ from snakemake.logging import logger
 
 from mtlbench.config import check_params, config_warnings, merge_params_files, missing_inputs
 from mtlbench.errors import ConfigError
+from mtlbench.metrics import HIGHER_IS_BETTER
 from mtlbench.runstate import clear_stale_lock
 
 # the rules call `mtlbench`: find it beside this Python (the venv's) even when the venv
@@ -53,9 +54,9 @@ BATCHED_METHODS = "|".join(m for m in METHODS if P["methods"][m].get("batched_se
 PER_SEED_METHODS = "|".join(m for m in METHODS if not P["methods"][m].get("batched_seeds")) or "(?!x)x"
 
 
-def _names(kind):
-    """Regex matching the datasets of one kind (a pattern matching nothing when none)."""
-    names = [d for d, spec in P["datasets"].items() if spec.get("kind", "registered") == kind]
+def _names(*kinds):
+    """Regex matching the datasets of these kinds (a pattern matching nothing when none)."""
+    names = [d for d, spec in P["datasets"].items() if spec.get("kind", "registered") in kinds]
     return "|".join(names) if names else "(?!x)x"
 
 
@@ -71,7 +72,8 @@ RELEASES = _release_names()
 REGISTERED = "|".join(
     d for d, s in P["datasets"].items() if s.get("kind", "registered") == "registered" and d not in RELEASES.split("|")
 ) or "(?!x)x"
-IMAGE_FOLDERS, FEATURE_FILES = _names("image_folder"), _names("feature_file")
+# feature_file and tabular datasets are imported as they are (no backbone): precomputed.parquet
+IMAGE_FOLDERS, FEATURE_FILES = _names("image_folder"), _names("feature_file", "tabular")
 def _file_release_names():
     from mtlbench.data.releases import SOURCES
 
@@ -105,7 +107,7 @@ wildcard_constraints:
     backbone="[A-Za-z0-9_]+",
     ratio="[0-9.]+",
     seed="[0-9]+",
-    metric="[a-z]+",
+    metric="|".join(HIGHER_IS_BETTER),  # the metric names (mtlbench.metrics)
 
 
 def runtime(rule, default=15):
@@ -132,7 +134,7 @@ def source_config(wc):
 
 def source_path(wc):
     src = P["datasets"][wc.dataset]["source"]
-    return src.get("path") or src.get("root")
+    return src.get("path") or src.get("root") or []  # a tabular rdataset has no file
 
 
 def tasks_of(dataset):
@@ -162,11 +164,15 @@ def method_algorithm(wc):
 def table_metrics(dataset):
     from mtlbench.data.registry import DATASETS as REGISTRY
 
-    if dataset not in REGISTRY:  # image_folder / feature_file datasets are classification
+    entry = P["datasets"][dataset]
+    if entry.get("kind") == "tabular":
+        types = {entry["source"]["task_type"]}
+    elif dataset not in REGISTRY:  # image_folder / feature_file datasets are classification
         return ["accuracy"]
-    spec = REGISTRY[dataset]
-    types = {spec.task_type(t) for t in P["datasets"][dataset]["tasks"]}
-    return (["accuracy"] if "classification" in types else []) + (["mse", "mae"] if "regression" in types else [])
+    else:
+        types = {REGISTRY[dataset].task_type(t) for t in entry["tasks"]}
+    return (["accuracy"] if "classification" in types else []) + (
+        ["mse", "mae", "explained_variance"] if "regression" in types else [])
 
 
 def ratios_of(dataset):

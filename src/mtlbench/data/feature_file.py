@@ -301,8 +301,12 @@ def data_warnings(index: pd.DataFrame, feats: list[np.ndarray], classes: list[st
 def import_features(dataset: str, config: dict, out_path: str | Path) -> dict:
     """The ``import-features`` stage: a feature_file dataset -> the features table (atomic)."""
     cfg = build_dataclass(FeatureFileConfig, {"kind": "feature_file", **config}, f"datasets.{dataset}")
-    index, feats, meta = load_feature_file(cfg)
-    meta["dataset"] = dataset
+    return write_imported(dataset, out_path, *load_feature_file(cfg))
+
+
+def write_imported(dataset: str, out_path: str | Path, index: pd.DataFrame, feats: np.ndarray, meta: dict) -> dict:
+    """Write an imported dataset's features table (atomic); its metadata, with the sizes."""
+    meta = dict(meta, dataset=dataset)
     write_features(out_path, index["sample_id"].to_numpy(), index["task"].to_numpy(), index["label"].to_numpy(),
                    feats, meta)
     return dict(meta, feature_dim=int(feats.shape[1]), num_samples=int(len(feats)))

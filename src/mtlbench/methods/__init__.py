@@ -9,14 +9,17 @@ from .amtnn import AMTNNH, AMTNNW
 from .base import Method, MethodResult, Problem, TaskData
 from .bmtl import BMTL
 from .linear_stl import LinearSTL
+from .mean_regularized import MeanRegularized
 from .mrn import MRN
 from .pooled import Pooled
 from .pooled_linear import PooledLinear
 from .stl import STL
+from .trace_norm import TraceNorm
 from .vmtl import VMTL, VMTLAC, VSTL
 
 METHODS: dict[str, type[Method]] = {
-    m.name: m for m in (STL, BMTL, LinearSTL, Pooled, PooledLinear, AMTNNH, AMTNNW, MRN, VMTL, VMTLAC, VSTL)
+    m.name: m for m in (STL, BMTL, LinearSTL, Pooled, PooledLinear, AMTNNH, AMTNNW, MRN, VMTL, VMTLAC, VSTL,
+                      MeanRegularized, TraceNorm)
 }
 
 

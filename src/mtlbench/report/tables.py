@@ -125,7 +125,8 @@ def write_tables(run_paths, out_dir: str | Path, dataset: str, tasks: list[str],
     for ratio in ratios:
         for metric in metrics:
             frame, marks = table_frame(summary, dataset, ratio, metric, tasks, methods)
-            unit = " (%)" if metric == "accuracy" else " (standardised targets)"
+            unit = {"accuracy": " (%)", "explained_variance": " (1 − MSE/Var(y_test), per task)"}.get(
+                metric, " (standardised targets)")
             n = summary[(summary.dataset == dataset) & (summary.ratio == ratio)]["n"]
             seeds = f"{int(n.min())}" if len(n) else "0"
             best = "highest" if HIGHER_IS_BETTER.get(metric, True) else "lowest"
