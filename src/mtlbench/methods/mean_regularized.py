@@ -37,7 +37,8 @@ from .base import Method, MethodResult, Problem
 
 @dataclass(frozen=True)
 class MeanRegularizedHparams:
-    lambda1s: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)  # λ₁ tried: offsets v_t (as λ₁/T)
+    # λ₁ tried: offsets v_t (as λ₁/T, hence the larger values)
+    lambda1s: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0, 1.0e4, 1.0e5)
     lambda2s: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)  # λ₂ tried: the mean w_0
     folds: int = 3  # cross-validation folds inside the training part
     standardize: bool = True  # z-score with all tasks' training rows pooled
