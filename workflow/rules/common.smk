@@ -11,8 +11,9 @@ from mtlbench.metrics import HIGHER_IS_BETTER
 from mtlbench.runstate import clear_stale_lock
 
 # the rules call `mtlbench`: find it beside this Python (the venv's) even when the venv
-# is not activated (`.venv/bin/snakemake ...`)
-os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+# is not activated (`.venv/bin/snakemake ...`).  Appended, not prepended: an `mtlbench`
+# already on PATH (an activated venv, a wrapper) keeps its place
+os.environ["PATH"] = os.environ.get("PATH", "") + os.pathsep + os.path.dirname(sys.executable)
 
 # params.yaml, then every --configfile (Snakemake's order): the library's check, then the
 # JSON schema; an error names the file its key came from, the key and the allowed values
