@@ -117,3 +117,25 @@ def test_audit_and_claims_tables(tmp_path):
 
 def math_nan():
     return float("nan")
+
+
+@pytest.mark.parametrize("name", list(FAST))
+def test_task_without_validation_samples_has_no_validation_score(name):
+    """One training sample per class (dslr at 5 %): carve_validation leaves that task no
+    validation part; the run still trains, its history has no val score for the task and
+    best_val chooses on the other tasks (VMTL crashed in torch.cat on the empty part)."""
+    torch.set_num_threads(1)
+    base = make_blobs_problem(n_tasks=3, n_classes=3, dim=6, n_train=40, n_test=60, shift=0.5, seed=1)
+    t0 = base.tasks[0]
+    d = base.data[t0]
+    first = np.array([np.flatnonzero(d.y_train == c)[0] for c in np.unique(d.y_train)])
+    base = dataclasses.replace(base, data={**base.data, t0: dataclasses.replace(
+        d, x_train=d.x_train[first], y_train=d.y_train[first])})
+    problem = carve_validation(base, 0.25, seed=0)
+    assert len(problem.data[t0].y_val) == 0 and len(problem.data[base.tasks[1]].y_val) > 0
+    cls = METHODS[name]
+    res = cls(cls.Hparams(**FAST[name])).fit_predict(problem, seed=0, progress=False)
+    vals = [h["val"] for h in res.history if h.get("val")]
+    assert vals and all(t0 not in v and set(v) == set(base.tasks[1:]) for v in vals)
+    rec = selection_record(res.history, problem, selection_config("best_val", "test"))
+    assert rec["best_val"] is not None and np.isfinite(rec["best_val"]["val_average"])

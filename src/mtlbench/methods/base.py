@@ -88,7 +88,9 @@ def carve_validation(problem: Problem, fraction: float, seed: int) -> Problem:
 
     Classification: per class, ``round(fraction · n_c)`` samples drawn at random (seeded by
     ``seed`` and the task name), at least one and leaving at least one in training; a class
-    with one training sample keeps it.  Regression: the last ``round(fraction · n)`` training
+    with one training sample keeps it, so a task whose every class has one training sample
+    has no validation part and no validation score (``best_val`` then chooses on the other
+    tasks' scores).  Regression: the last ``round(fraction · n)`` training
     rows (the latest windows of a time series).  Test parts are untouched and never read.
     Returns a new Problem; the input is not modified.
     """
@@ -137,12 +139,15 @@ class Evaluator:
         self.problem = problem
         self.parts = {"test": {t: (inputs(d.x_test), np.asarray(d.y_test)) for t, d in problem.data.items()}}
         if problem.has_validation:
-            self.parts["val"] = {t: (inputs(d.x_val), np.asarray(d.y_val)) for t, d in problem.data.items()}
+            # a task without validation samples has no validation score (carve_validation)
+            self.parts["val"] = {t: (inputs(d.x_val), np.asarray(d.y_val)) for t, d in problem.data.items()
+                                 if len(d.y_val)}
 
     def scores(self, task: str, predict: Callable) -> dict[str, float]:
         """{part: score} of one task (STL trains its tasks one at a time)."""
         reg = self.problem.task_type(task) == "regression"
-        return {part: test_score(predict(task, xy[task][0]), xy[task][1], reg) for part, xy in self.parts.items()}
+        return {part: test_score(predict(task, xy[task][0]), xy[task][1], reg) for part, xy in self.parts.items()
+                if task in xy}
 
     def __call__(self, step: int, predict: Callable, tasks: list[str] | None = None) -> dict:
         out: dict = {"step": step}

@@ -705,7 +705,8 @@ def fit_predict_many(hp: VMTLHparams, problems: list[Problem], seeds: list[int],
                                               for ti, t in enumerate(tasks)}}
                 if datas[si].x_val is not None:
                     vp = _predict_seed(P, hp, si, datas[si], centers, seeds[si], it, part="val")
-                    entry["val"] = {t: float(np.mean(vp[ti] == datas[si].y_val[ti])) for ti, t in enumerate(tasks)}
+                    entry["val"] = {t: float(np.mean(vp[ti] == datas[si].y_val[ti])) for ti, t in enumerate(tasks)
+                                    if len(datas[si].y_val[ti])}
                 history[si].append(entry)
     results = []
     final_beta = kl_weight(hp.steps, hp.kl_step, hp.kl_every, hp.kl_max, repeats)  # after the last iteration
@@ -740,7 +741,9 @@ def _predict_seed(P, hp, si, data: _SeedData, centers, seed, step, part: str = "
     ctr = centers[si] if centers is not None else None
     gen = None if hp.predict == "mean" else _eval_generator(seed, step if part == "test" else -2 - step)
     xs = data.x_test if part == "test" else data.x_val
-    return [predictive_log_proba(P1, hp, ti, xt, ctr, gen).argmax(1).cpu().numpy() for ti, xt in enumerate(xs)]
+    # a task without validation samples (one training sample per class) predicts nothing
+    return [predictive_log_proba(P1, hp, ti, xt, ctr, gen).argmax(1).cpu().numpy() if len(xt)
+            else np.zeros(0, dtype=np.int64) for ti, xt in enumerate(xs)]
 
 
 def _make_predictor(P1, hp, tasks, centers, seed):
