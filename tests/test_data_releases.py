@@ -18,10 +18,9 @@ import pytest
 from localhttp import Served, serve
 from PIL import Image
 
-from mtlbench.config import ConfigError
 from mtlbench.data.prepare import prepare_dataset, read_index
 from mtlbench.data.releases import SOURCES, get_source
-from mtlbench.errors import DataError
+from mtlbench.errors import ConfigError, DataError
 
 
 @pytest.fixture(autouse=True)

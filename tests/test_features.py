@@ -100,7 +100,7 @@ def test_vgg16_fc7_loads_a_local_state_dict(tmp_path, random_vgg):
 
 
 def test_vgg16_crop_must_give_7x7():
-    from mtlbench.config import build_dataclass
+    from mtlbench.checks import build_dataclass
     from mtlbench.errors import ConfigError
 
     with pytest.raises(ConfigError, match="crop: 128 gives a 4x4"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mtlbench.config import build_dataclass
+from mtlbench.checks import build_dataclass
 from mtlbench.errors import ConfigError
 from mtlbench.methods import METHODS, Problem, TaskData
 from mtlbench.methods.mean_regularized import MeanRegularized, fit_mean_regularized

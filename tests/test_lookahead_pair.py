@@ -54,7 +54,7 @@ def test_lookaheads_leave_training_untouched():
 
 
 def test_hparams_checked():
-    from mtlbench.config import build_dataclass
+    from mtlbench.checks import build_dataclass
 
     with pytest.raises(ConfigError, match="lookahead_every"):
         build_dataclass(LookaheadPairHparams, {"lookahead_every": 0}, "similarity.estimators.lp")

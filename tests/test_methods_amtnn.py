@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import make_blobs_problem
 
-from mtlbench.config import build_dataclass
+from mtlbench.checks import build_dataclass
 from mtlbench.errors import ConfigError
 from mtlbench.methods import get_method
 from mtlbench.methods.amtnn import LeNetExtractor, classification_losses, initial_alpha

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mtlbench.config import build_dataclass
+from mtlbench.checks import build_dataclass
 from mtlbench.methods import Problem, TaskData, get_method
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from conftest import make_blobs_problem
 
-from mtlbench.config import build_dataclass
+from mtlbench.checks import build_dataclass
 from mtlbench.methods import get_method
 from mtlbench.methods.mrn import flip_flop_precision, tensor_normal_prior
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import make_blobs_problem
 
-from mtlbench.config import build_dataclass
+from mtlbench.checks import build_dataclass
 from mtlbench.errors import ConfigError
 from mtlbench.methods import METHODS
 from mtlbench.methods import vmtl as V

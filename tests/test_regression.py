@@ -109,7 +109,7 @@ def test_pooled_refuses_a_mix_of_task_types():
 
 
 def test_bmtl_objective_parameters():
-    from mtlbench.config import build_dataclass
+    from mtlbench.checks import build_dataclass
     from mtlbench.methods.bmtl import BMTL, BMTLHparams, penalty_term, task_weights
 
     problem, _ = linear_problem(shared=False, n_train=(50, 100, 200))

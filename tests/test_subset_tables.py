@@ -69,7 +69,7 @@ def test_mtg_net_parsed(tmp_path):
 
 
 def test_subset_scores_config_refused_by_name():
-    from mtlbench.config import build_dataclass
+    from mtlbench.checks import build_dataclass
 
     with pytest.raises(ConfigError, match="format"):
         build_dataclass(SubsetScoresConfig, {"kind": "subset_scores", "format": "csv", "path": "x"}, "datasets.t")
@@ -210,7 +210,8 @@ def test_reduction_keeps_the_optimum(seed):
 
 
 def test_config_refuses_tables_outside_grouping():
-    from mtlbench.grouping.params import validate_grouping, validate_similarity
+    from mtlbench.grouping.params import validate_grouping
+    from mtlbench.similarity.params import validate_similarity
 
     datasets = {"tab": {"kind": "subset_scores", "tasks": ["a", "b"]}, "digits": {"tasks": ["x"]}}
     with pytest.raises(ConfigError, match="subset_scores table"):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtlbench.config import build_dataclass
+from mtlbench.checks import build_dataclass
 from mtlbench.data.kinds import TabularConfig
 from mtlbench.data.tabular import import_tabular, load_tabular
 from mtlbench.errors import ConfigError

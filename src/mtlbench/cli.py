@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, DataError, MtlbenchError
+from .errors import ConfigError, MtlbenchError
+from .grouping.solve import SOLVERS
+from .similarity.estimate import ESTIMATORS
 
 
 def _json_arg(text: str):
@@ -148,7 +150,7 @@ def cmd_splits(a) -> None:
 
 
 def cmd_published_split(a) -> None:
-    from .config import build_dataclass
+    from .checks import build_dataclass
     from .data.raw import load_raw
     from .published_splits import SplitListConfig, published_split
     from .splits import write_split
@@ -164,7 +166,7 @@ def cmd_published_split(a) -> None:
 def cmd_audit_splits(a) -> None:
     import pandas as pd
 
-    from .config import build_dataclass
+    from .checks import build_dataclass
     from .io import read_json
     from .published_splits import SplitListConfig, audit_lists, write_audit
 
@@ -312,67 +314,19 @@ def _problems(features: str, splits: list[str], tasks: list[str]):
     return [build_problem(table, s, tasks)[0] for s in splits]
 
 
-def _task_samples(features: str, split: str | None, tasks: list[str]):
-    """Per task (x, y): the training part of ``split``, or every sample without a split."""
-    from .features.table import read_features
-    from .splits import read_split
-
-    ft = read_features(features)
-    keep = np.ones(len(ft.sample_id), dtype=bool)
-    if split:
-        df, _ = read_split(split)
-        train_ids = set(df.loc[df["split"] == "train", "sample_id"])
-        keep = np.array([s in train_ids for s in ft.sample_id])
-    out = []
-    for t in tasks:
-        sel = keep & (ft.task == t)
-        if not sel.any():
-            raise DataError(f"{features}: task {t!r} has no samples{' in the training split' if split else ''}")
-        out.append((ft.feature[sel], ft.label[sel]))
-    return out
-
-
 def cmd_similarity(a) -> None:
     """One estimator's task x task matrix -> results/similarity/{dataset}/{estimator}.json."""
     from .io import sha256_file
-    from .similarity.io import learned_relations, write_similarity
+    from .similarity.estimate import estimate, get_estimator
+    from .similarity.io import write_similarity
 
     settings = dict(a.settings)
-    inputs = {}
-    if a.estimator == "wasserstein":
-        from .similarity.wasserstein import wasserstein_matrix
-
-        samples = _task_samples(a.features, a.split, a.tasks)
-        matrix = wasserstein_matrix(samples, seed=a.seed, **settings)
-    elif a.estimator == "h_divergence":
-        from .similarity.h_divergence import a_distance_matrix
-
-        samples = [x for x, _ in _task_samples(a.features, a.split, a.tasks)]
-        matrix = a_distance_matrix(samples, seed=a.seed, **settings)
-    elif a.estimator == "tag_affinity":
-        from .config import build_dataclass
-        from .similarity.tag_affinity import TagAffinityHparams, tag_affinity
-
+    trains = get_estimator(a.estimator).inputs == "problem"  # a network: threads and device matter
+    if trains:
         _set_threads(a.threads)
-        hp = build_dataclass(TagAffinityHparams, settings, "similarity.tag_affinity")
-        problem = _problems(a.features, [a.split], a.tasks)[0]
-        matrix = tag_affinity(problem, hp, seed=a.seed, device=_device(a.device))
-    elif a.estimator == "lookahead_pair":  # the grouping paper's transfer gains (lookahead optimiser steps)
-        from .config import build_dataclass
-        from .similarity.lookahead_pair import LookaheadPairHparams, lookahead_pair
-
-        _set_threads(a.threads)
-        hp = build_dataclass(LookaheadPairHparams, settings, "similarity.lookahead_pair")
-        problem = _problems(a.features, [a.split], a.tasks)[0]
-        matrix = lookahead_pair(problem, hp, seed=a.seed, device=_device(a.device))
-    elif a.estimator == "learned":
-        if not a.runs or "relation" not in settings:
-            raise ConfigError("similarity learned: needs --runs and settings.relation (e.g. alpha)")
-        matrix = learned_relations(a.runs, settings["relation"], a.tasks)
-        inputs["runs"] = list(a.runs)
-    else:
-        raise ConfigError("estimator: must be one of wasserstein, h_divergence, tag_affinity, lookahead_pair, "
-                          f"learned; got {a.estimator!r}")
+    matrix, inputs = estimate(a.estimator, settings, tasks=a.tasks, features=a.features, split=a.split,
+                              runs=a.runs, seed=a.seed, device=_device(a.device) if trains else "cpu",
+                              where=f"similarity.{a.estimator}")
     if a.features:
         inputs.update(features=a.features, features_sha256=sha256_file(a.features), split=a.split)
     write_similarity(a.out, matrix, a.tasks, a.name or a.estimator, {**settings, "seed": a.seed},
@@ -389,7 +343,7 @@ def _device(name: str) -> str:
 def cmd_train_task_set(a) -> None:
     """Train one set of tasks together (bMTL) per (split, seed) -> a task-set record
     (accuracy per classification task, MSE per regression task)."""
-    from .config import build_dataclass
+    from .checks import build_dataclass
     from .io import sha256_file, write_json
     from .methods.bmtl import BMTLHparams
     from .similarity.transfer_gain import record_metric, record_score, task_set_scores
@@ -426,60 +380,21 @@ def cmd_transfer_gain(a) -> None:
 
 def cmd_grouping(a) -> None:
     """A gain (and optionally another similarity) matrix -> results/grouping/{dataset}/{solver}.json."""
-    from .grouping import baselines
     from .grouping.base import write_grouping
-    from .grouping.exhaustive import exhaustive_partition
-    from .grouping.mip import choose_groups, partition_tasks
+    from .grouping.solve import SolveInputs, solve
     from .similarity.io import read_similarity
 
     gain, _ = read_similarity(a.gain, a.tasks)
+    sim, sim_rec = read_similarity(a.similarity, a.tasks) if a.similarity else (None, {})
     cons = dict(max_group_size=a.max_group_size, task_cost=a.task_cost, max_group_cost=a.max_group_cost,
                 network_cost=a.network_cost, total_cost=a.total_cost,
                 must_link=_pairs(a.must_link, a.tasks), cannot_link=_pairs(a.cannot_link, a.tasks))
-    solver = a.solver
-    if solver == "mip":
-        res = partition_tasks(gain, a.budget, **cons, time_limit_s=a.time_limit, seed=a.seed, tasks=a.tasks)
-    elif solver == "mip_overlap":
-        over = {**cons, "max_group_size": a.overlap_max_group_size or a.max_group_size}
-        res = choose_groups(gain, a.budget, **over, time_limit_s=a.time_limit, seed=a.seed, tasks=a.tasks)
-    elif solver in ("mip_normalized", "mip_normalized_partition"):
-        # the grouping paper's program on --similarity (its S; default: the gains), exactly B groups
-        from .grouping.normalized import normalized_grouping
-
-        S = read_similarity(a.similarity, a.tasks)[0] if a.similarity else gain
-        over = {**cons, "max_group_size": a.overlap_max_group_size or a.max_group_size}
-        res = baselines._rescore(normalized_grouping(S, a.budget, partition=solver.endswith("partition"), **over,
-                                                     time_limit_s=a.time_limit, seed=a.seed, tasks=a.tasks), gain)
-        res.solver = solver
-    elif solver == "exhaustive":
-        res = exhaustive_partition(gain, a.budget, **cons, tasks=a.tasks)
-    elif solver == "all_in_one":
-        res = baselines.all_in_one(len(a.tasks), gain)
-    elif solver == "each_alone":
-        res = baselines.each_alone(len(a.tasks), gain)
-    elif solver in ("tag", "hoa", "cluster"):
-        if not a.similarity:
-            raise ConfigError(f"grouping {solver}: needs --similarity (the estimator's matrix)")
-        sim, rec = read_similarity(a.similarity, a.tasks)
-        size = a.overlap_max_group_size or a.max_group_size
-        if solver == "tag":
-            res = baselines.tag_grouping(sim, a.budget, size, a.time_limit, a.seed, a.tasks, gain)
-        elif solver == "hoa":
-            res = baselines.hoa_grouping(sim, a.budget, size, a.time_limit, a.seed, a.tasks, gain)
-        else:
-            res = baselines.cluster_grouping(sim, a.budget, rec["orientation"], a.cluster_method, a.seed, gain,
-                                             name=f"cluster_{a.cluster_method}_{rec['estimator']}")
-    elif solver == "random":
-        res = baselines.random_grouping(len(a.tasks), a.budget, a.seed, gain)
-    else:
-        raise ConfigError(f"solver: must be one of {', '.join(SOLVERS)}; got {solver!r}")
+    res = solve(a.solver, gain, a.budget, SolveInputs(
+        tasks=a.tasks, constraints=cons, overlap_max_group_size=a.overlap_max_group_size, time_limit_s=a.time_limit,
+        seed=a.seed, similarity=sim, similarity_record=sim_rec, cluster_method=a.cluster_method))
     write_grouping(a.out, res, a.tasks, inputs={"gain": a.gain, "similarity": a.similarity})
     print(f"{a.out}: {res.solver} {res.status} objective {res.objective:+.4f} "
           f"groups {[[a.tasks[t] for t in g] for g in res.groups]} ({res.wall_time_s:.2f} s)")
-
-
-SOLVERS = ("mip", "mip_overlap", "mip_normalized", "mip_normalized_partition", "exhaustive", "all_in_one",
-           "each_alone", "tag", "hoa", "cluster", "random")
 
 
 def _pairs(values: list[str], tasks: list[str]) -> list[tuple[int, int]]:
@@ -516,7 +431,7 @@ def cmd_correlation(a) -> None:
 
 def cmd_select_networks(a) -> None:
     """A subset_scores table -> selection.csv, grouping_{dataset}.{md,csv} and the figure."""
-    from .config import build_dataclass
+    from .checks import build_dataclass
     from .data.subset_scores import SubsetScoresConfig, read_subset_table
     from .grouping.table import TABLE_SOLVERS, selection_frame, write_selection
 
@@ -677,7 +592,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--prefetch", type=int, default=4, help="batches each decode worker prepares ahead")
     s.set_defaults(fn=cmd_features_files)
     s = sub.add_parser("similarity", parents=[common], help="one estimator's task x task matrix -> similarity JSON")
-    s.add_argument("--estimator", required=True, help="wasserstein | h_divergence | tag_affinity | lookahead_pair | learned")
+    s.add_argument("--estimator", required=True, help="a name of mtlbench.similarity.estimate.ESTIMATORS: "
+                   + " | ".join(ESTIMATORS))
     s.add_argument("--name", default=None, help="label in files and tables (default: --estimator)")
     s.add_argument("--dataset", required=True)
     s.add_argument("--tasks", type=_csv_list, required=True)
@@ -707,7 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_transfer_gain)
 
     s = sub.add_parser("grouping", help="gain matrix -> grouping JSON (MIP, exhaustive or a baseline)")
-    s.add_argument("--solver", required=True, choices=SOLVERS)
+    s.add_argument("--solver", required=True, choices=SOLVERS)  # mtlbench.grouping.solve
     s.add_argument("--gain", required=True, help="similarity JSON of the gains that score every grouping")
     s.add_argument("--similarity", default=None, help="the matrix tag / hoa / cluster select from")
     s.add_argument("--tasks", type=_csv_list, required=True)

@@ -11,15 +11,20 @@ The library never reads ``params.yaml`` itself: callers pass the parsed mapping.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
-import math
 import re
-import types
-import typing
 from collections.abc import Mapping
 from typing import Any
 
+from .checks import (
+    allowed_list,
+    build_dataclass,
+    check_enabled,
+    check_name,
+    distinct_ratios,
+    require_mapping,
+    unknown_key_error,
+)
 from .errors import ConfigError
 
 TOP_LEVEL_KEYS = ("datasets", "backbones", "methods", "train_ratios", "seeds", "device", "split_lists", "features",
@@ -31,133 +36,10 @@ RESOURCE_KEYS = ("runtime", "mem_mb")
 DATASET_KEYS = ("backbone", "tasks", "enabled", "download", "train_ratios")
 
 
-# every user-chosen name that becomes a file name, a path component, a wildcard or a
-# command-line argument (dataset names, task names, method and estimator labels)
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-NAME_RULE = ("letters, digits, '_' and '-', starting with a letter or a digit, at most 64 characters "
-             "(it becomes a file name and a command-line argument)")
 # largest seed: every generator seeded from it (numpy, torch, the split draws) takes it
 MAX_SEED = 2**31 - 1
 # algorithms that train on tasks of a dataset whose task types they handle (Method.task_types)
 TASK_TYPES = ("classification", "regression")
-
-
-def check_name(name: Any, where: str) -> str:
-    """``name`` if it is a safe name (:data:`NAME_PATTERN`), else a ConfigError naming ``where``."""
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise ConfigError(f"{where}: {name!r} is not an allowed name; allowed: {NAME_RULE}")
-    return name
-
-
-def _distinct_ratios(ratios: list[float], where: str) -> None:
-    """Two ratios that print alike name the same files (r{ratio:g}): refuse them."""
-    seen: dict[str, float] = {}
-    for r in ratios:
-        key = f"{float(r):g}"
-        if key in seen:
-            raise ConfigError(f"{where}: {seen[key]!r} and {r!r} are the same ratio in file names (r{key}); "
-                              "list each ratio once, with at most 6 significant digits")
-        seen[key] = r
-
-
-def _allowed(values) -> str:
-    return ", ".join(repr(v) for v in sorted(values))
-
-
-def unknown_key_error(where: str, key: str, allowed) -> ConfigError:
-    """A ConfigError naming ``where.key``, a close match if any, and the allowed keys."""
-    allowed = list(allowed)
-    hint = difflib.get_close_matches(key, allowed, n=1)
-    did = f" (did you mean {hint[0]!r}?)" if hint else ""
-    return ConfigError(f"unknown key {where + '.' if where else ''}{key!r}{did}; allowed: {_allowed(allowed)}")
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _coerce(value, a, where)
-            except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(errors[0])
-    if origin is typing.Literal:
-        allowed = typing.get_args(tp)
-        if value not in allowed:
-            raise ConfigError(f"{where}: {value!r} is not allowed; allowed: {_allowed(allowed)}")
-        return value
-    if origin in (list, tuple):
-        (inner, *_) = typing.get_args(tp) or (Any,)
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        return tuple(_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value))
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            # YAML 1.1 reads 1e-4 as a string; accept numeric strings
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{where}: expected a number, got {value!r}") from None
-        else:
-            number = float(value)
-        if not math.isfinite(number):  # .inf trains to chance, .nan fails inside torch
-            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
-        return number
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    return value
-
-
-def build_dataclass(cls: type, values: Mapping[str, Any] | None, where: str):
-    """Instantiate dataclass ``cls`` from ``values``, rejecting unknown keys by name."""
-    values = dict(values or {})
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for key, value in values.items():
-        if key not in fields:
-            raise unknown_key_error(where, key, fields)
-        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}")
-    try:
-        obj = cls(**kwargs)
-    except TypeError as e:  # a required field is missing
-        raise ConfigError(f"{where}: {e}") from None
-    check = getattr(obj, "check", None)
-    if check is not None:
-        check(where)
-    return obj
-
-
-def require_mapping(value: Any, where: str) -> Mapping:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-    return value
-
-
-def _enabled(values: Mapping, where: str) -> bool:
-    """``enabled:`` of an entry: true or false (a string such as "no" is refused)."""
-    value = values.get("enabled", True)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where}.enabled: expected true or false, got {value!r}")
-    return value
 
 
 def _check_training_numbers(hparams: Mapping[str, Any], where: str) -> None:
@@ -185,7 +67,7 @@ def _dataset_ratios(name: str, ratios: Any, time_series: bool) -> list[float]:
         if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r <= 1 or (r == 1 and not time_series):
             allowed = "(0, 1] (the share of the training part, latest windows)" if time_series else "(0, 1)"
             raise ConfigError(f"{where}: {r!r} is not a fraction in {allowed}")
-    _distinct_ratios(ratios, where)
+    distinct_ratios(ratios, where)
     return [float(r) for r in ratios]
 
 
@@ -209,10 +91,10 @@ def check_runnable(resolved: Mapping[str, Any]) -> None:
     enabled = [d for d, s in resolved["datasets"].items() if s["enabled"]]
     methods = resolved["methods"]
     if enabled and not methods:
-        raise ConfigError("methods: no method is listed; allowed: " + _allowed(METHODS))
+        raise ConfigError("methods: no method is listed; allowed: " + allowed_list(METHODS))
     if enabled and not any(s["enabled"] for s in methods.values()):
-        raise ConfigError(f"methods: every method is disabled (enabled: false), but the datasets {_allowed(enabled)} "
-                          f"are enabled; enable one of {_allowed(methods)}")
+        raise ConfigError(f"methods: every method is disabled (enabled: false), but the datasets {allowed_list(enabled)} "
+                          f"are enabled; enable one of {allowed_list(methods)}")
 
 
 def _check_methods_fit_datasets(datasets: dict, methods: dict, registry_methods: Mapping,
@@ -232,7 +114,7 @@ def _check_methods_fit_datasets(datasets: dict, methods: dict, registry_methods:
                 raise ConfigError(f"methods.{m}: {algorithm!r} handles {' and '.join(sorted(handles))} tasks only, "
                                   f"and the enabled dataset {d!r} has {' and '.join(sorted(types_))} tasks; "
                                   f"set methods.{m}.enabled: false or datasets.{d}.enabled: false "
-                                  f"(enabled methods that fit: {_allowed(fitting) or 'none'})")
+                                  f"(enabled methods that fit: {allowed_list(fitting) or 'none'})")
 
 
 def config_warnings(resolved: Mapping[str, Any]) -> list[str]:
@@ -286,7 +168,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
                 images = [b for b, cls in BACKBONES.items() if cls.input == "images"]
                 if backbone not in images:
                     raise ConfigError(f"datasets.{name}.backbone: unknown image backbone {backbone!r}; "
-                                      f"allowed: {_allowed(images)}")
+                                      f"allowed: {allowed_list(images)}")
                 backbones.setdefault(backbone, dataclasses.asdict(BACKBONES[backbone].Config()))
             tasks = list(cfg.tasks if cfg.kind == "image_folder" else cfg.task_order)
             if not tasks and cfg.kind == "tabular":  # the tasks present (min_samples_per_task applied)
@@ -298,7 +180,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
                                   "by them)" + (" or give files: {task: file}" if cfg.kind == "feature_file" else ""))
             for t in tasks:
                 check_name(t, f"datasets.{name}.tasks")
-            _enabled(values, f"datasets.{name}")
+            check_enabled(values, f"datasets.{name}")
             source = dataclasses.asdict(cfg)
             datasets[name] = {"kind": cfg.kind, "backbone": backbone or "precomputed",
                               "tasks": tasks,
@@ -317,23 +199,23 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
                 raise unknown_key_error(f"datasets.{name}", key, DATASET_KEYS)
         if "tasks" in values and (not isinstance(values["tasks"], list) or not values["tasks"]):
             raise ConfigError(f"datasets.{name}.tasks: expected a non-empty list of tasks (omit the key for all); "
-                              f"allowed: {_allowed(spec.tasks)}")
+                              f"allowed: {allowed_list(spec.tasks)}")
         tasks = list(values.get("tasks") or spec.tasks)
         for t in tasks:
             if t not in spec.tasks:
-                raise ConfigError(f"datasets.{name}.tasks: unknown task {t!r}; allowed: {_allowed(spec.tasks)}")
+                raise ConfigError(f"datasets.{name}.tasks: unknown task {t!r}; allowed: {allowed_list(spec.tasks)}")
         if len(set(tasks)) != len(tasks):
             raise ConfigError(f"datasets.{name}.tasks: a task is listed twice: {tasks}")
         backbone = values.get("backbone", spec.default_backbone)
         if backbone not in BACKBONES:
-            raise ConfigError(f"datasets.{name}.backbone: unknown backbone {backbone!r}; allowed: {_allowed(BACKBONES)}")
+            raise ConfigError(f"datasets.{name}.backbone: unknown backbone {backbone!r}; allowed: {allowed_list(BACKBONES)}")
         wants = "series" if spec.time_series else "images"
         if BACKBONES[backbone].input != wants:
             fitting = [b for b, cls in BACKBONES.items() if cls.input == wants]
             raise ConfigError(f"datasets.{name}.backbone: {backbone!r} takes {BACKBONES[backbone].input}, "
-                              f"{name} holds {wants}; allowed: {_allowed(fitting)}")
+                              f"{name} holds {wants}; allowed: {allowed_list(fitting)}")
         backbones.setdefault(backbone, dataclasses.asdict(BACKBONES[backbone].Config()))
-        datasets[name] = {"backbone": backbone, "tasks": tasks, "enabled": _enabled(values, f"datasets.{name}")}
+        datasets[name] = {"backbone": backbone, "tasks": tasks, "enabled": check_enabled(values, f"datasets.{name}")}
         if "train_ratios" in values or spec.time_series:
             datasets[name]["train_ratios"] = _dataset_ratios(name, values.get("train_ratios"), spec.time_series)
         if "download" in values:  # URL / checksum overrides of a real release (mtlbench.data.releases)
@@ -341,7 +223,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
             if name not in SOURCES:
                 raise ConfigError(f"datasets.{name}.download: {name!r} is built offline, it has no download; "
-                                  f"datasets with downloads: {_allowed(SOURCES)}")
+                                  f"datasets with downloads: {allowed_list(SOURCES)}")
             with_overrides(SOURCES[name], require_mapping(values["download"], f"datasets.{name}.download"))
             datasets[name]["download"] = dict(values["download"])
 
@@ -353,7 +235,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     for label, values in require_mapping(params.get("methods"), "methods").items():
         check_name(label, f"methods.{label!r}")
         values = dict(require_mapping(values, f"methods.{label}"))
-        enabled = _enabled(values, f"methods.{label}")
+        enabled = check_enabled(values, f"methods.{label}")
         algorithm = values.pop("method", label)
         values.pop("enabled", None)
         method_selection = selection_config(values.pop("selection", None), f"methods.{label}.selection", selection)
@@ -373,7 +255,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     for r in ratios:
         if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r < 1:
             raise ConfigError(f"train_ratios: {r!r} is not a fraction in (0, 1)")
-    _distinct_ratios(ratios, "train_ratios")
+    distinct_ratios(ratios, "train_ratios")
     seeds = params.get("seeds", [0, 1, 2])
     if not isinstance(seeds, list) or not seeds or not all(
             isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in seeds):
@@ -395,7 +277,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         cfg = build_dataclass(SplitListConfig, require_mapping(values, f"split_lists.{name}"), f"split_lists.{name}")
         if cfg.dataset is not None and cfg.dataset not in datasets:
             raise ConfigError(f"split_lists.{name}.dataset: {cfg.dataset!r} is not a dataset of this file; "
-                              f"allowed: {_allowed(datasets)}")
+                              f"allowed: {allowed_list(datasets)}")
         split_lists[name] = dataclasses.asdict(cfg)
 
     from .features.backbones import ImageFilesConfig
@@ -405,7 +287,8 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     # optional sections (task similarity and grouping), checked only when present
     sections = {}
     if "similarity" in params or "grouping" in params:
-        from .grouping.params import validate_grouping, validate_similarity
+        from .grouping.params import validate_grouping
+        from .similarity.params import validate_similarity
 
         sections["similarity"] = validate_similarity(params.get("similarity"), datasets)
         for label in sections["similarity"].get("estimators", {}):

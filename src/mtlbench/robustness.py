@@ -99,7 +99,7 @@ def validate_robustness(section: Any, datasets: dict, methods: dict, train_ratio
     of the run; ``eps``: the FGSM step sizes (0 = clean accuracy).  Every error names the
     key and the allowed values.
     """
-    from .config import require_mapping, unknown_key_error
+    from .checks import require_mapping, unknown_key_error
     from .data.registry import DATASETS
 
     section = dict(require_mapping(section, "robustness"))

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import build_dataclass
+from .checks import build_dataclass
 from .errors import DataError
 from .features.table import FeatureTable, read_features
 from .io import config_hash, sha256_file, write_json

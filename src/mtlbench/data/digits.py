@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .classes import DIGIT_CLASSES
 from .mnist_m import blend_mnist_m
 from .raw import write_raw_images
-from .registry import DIGIT_CLASSES
 
 BUILD_SEED = 20150101  # fixes the MNIST-M patches; part of the dataset's definition
 PHOTO_LOADERS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field")

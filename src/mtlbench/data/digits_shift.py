@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from .classes import DIGIT_CLASSES
 from .raw import write_raw_images
-from .registry import DIGIT_CLASSES
 
 SHIFTS = ("identity", "rot90", "invert", "noise")
 DOMAINS = ("mnist", "mnist_m", "uci_digits")

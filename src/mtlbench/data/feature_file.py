@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import build_dataclass
+from ..checks import build_dataclass
 from ..errors import DataError
 from ..features.table import write_features
 from .kinds import FeatureFileConfig

@@ -77,7 +77,7 @@ def scan_image_folder(cfg: ImageFolderConfig) -> tuple[pd.DataFrame, list[str], 
 
 def index_image_folder(dataset: str, config: dict, out_dir: str | Path) -> dict:
     """The raw stage of an image_folder dataset: write ``data/raw/{dataset}/`` (index form)."""
-    from ..config import build_dataclass
+    from ..checks import build_dataclass
 
     cfg = build_dataclass(ImageFolderConfig, {"kind": "image_folder", **config}, f"datasets.{dataset}")
     index, classes, src, extra = scan_image_folder(cfg)

@@ -258,7 +258,7 @@ KINDS: dict[str, type] = _kinds()
 
 def kind_config(values: dict, where: str):
     """The typed config of a ``kind:`` dataset entry; unknown kinds and keys are named."""
-    from ..config import build_dataclass, unknown_key_error
+    from ..checks import build_dataclass, unknown_key_error
 
     kind = values.get("kind")
     if kind not in KINDS:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DIGIT_CLASSES = tuple(str(i) for i in range(10))
+from .classes import DIGIT_CLASSES
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ _register_releases()
 
 
 def get_dataset(name: str) -> DatasetSpec:
-    from ..config import unknown_key_error
+    from ..checks import unknown_key_error
 
     if name not in DATASETS:
         raise unknown_key_error("datasets", name, DATASETS)

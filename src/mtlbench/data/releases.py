@@ -430,7 +430,7 @@ SOURCES.update(_ett_sources())
 
 
 def get_source(name: str, overrides: dict | None = None) -> DatasetSource:
-    from ..config import unknown_key_error
+    from ..checks import unknown_key_error
 
     if name not in SOURCES:
         raise unknown_key_error("datasets", name, SOURCES)

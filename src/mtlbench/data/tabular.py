@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import build_dataclass
+from ..checks import build_dataclass
 from ..errors import DataError
 from .feature_file import write_imported
 from .kinds import TabularConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ..config import build_dataclass
+from ..checks import build_dataclass
 from ..data.raw import RawImageFiles, RawSeries, load_raw
 from ..errors import DataError
 from .backbones import BACKBONES
@@ -21,7 +21,7 @@ def extract_features(raw_dir: str | Path, backbone: str, config: dict, out_path:
     image files, with ``workers`` DataLoader processes (0: in this process) and the
     default decoding settings (``mtlbench features-files`` takes all of them).
     """
-    from ..config import unknown_key_error
+    from ..checks import unknown_key_error
 
     if backbone not in BACKBONES:
         raise unknown_key_error("backbones", backbone, BACKBONES)

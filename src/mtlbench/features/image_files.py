@@ -448,7 +448,7 @@ def extract_index_features(raw_dir: str | os.PathLike, out_path: str | os.PathLi
     of one size.  ``model``: an already built fc7 model (tests); by default it is built
     from ``config``.
     """
-    from ..config import build_dataclass, unknown_key_error
+    from ..checks import build_dataclass, unknown_key_error
     from ..data.raw import RawImageFiles, load_raw
     from .backbones import BACKBONES
 

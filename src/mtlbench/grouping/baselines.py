@@ -57,7 +57,7 @@ def tag_grouping(affinity, budget: int, max_group_size: int | None = None, time_
     """TAG's selection over its affinities ``affinity[i, t]`` = Z(i→t), shape (T, T)."""
     res = choose_groups(affinity, budget, max_group_size=max_group_size, score="mean",
                         time_limit_s=time_limit_s, seed=seed, tasks=tasks, solver_name="tag")
-    return _rescore(res, gain)
+    return rescore(res, gain)
 
 
 def hoa_grouping(pair_gain, budget: int, max_group_size: int | None = None, time_limit_s: float = 60.0,
@@ -65,10 +65,10 @@ def hoa_grouping(pair_gain, budget: int, max_group_size: int | None = None, time
     """HOA's selection over measured pairwise gains ``pair_gain[i, t]``, shape (T, T)."""
     res = choose_groups(pair_gain, budget, max_group_size=max_group_size, score="mean",
                         time_limit_s=time_limit_s, seed=seed, tasks=tasks, solver_name="hoa")
-    return _rescore(res, gain)
+    return rescore(res, gain)
 
 
-def _rescore(res: GroupingResult, gain) -> GroupingResult:
+def rescore(res: GroupingResult, gain) -> GroupingResult:
     """Keep the method's own score in ``extra``; score by Eq. (1)-style served value under ``gain``."""
     res.extra["own_objective"] = res.objective
     if gain is not None:

@@ -24,7 +24,7 @@ METHODS: dict[str, type[Method]] = {
 
 
 def get_method(name: str) -> type[Method]:
-    from ..config import unknown_key_error
+    from ..checks import unknown_key_error
 
     if name not in METHODS:
         raise unknown_key_error("methods", name, METHODS)

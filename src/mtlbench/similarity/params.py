@@ -1,0 +1,58 @@
+"""Typed check of the ``similarity`` section of params.yaml.
+
+Called by :func:`mtlbench.config.validate_params`; each bad value fails with a
+:class:`ConfigError` naming the key and the allowed values.  The estimators and their
+settings come from the registry, :data:`mtlbench.similarity.estimate.ESTIMATORS`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ..checks import build_dataclass, require_mapping, unknown_key_error
+from ..errors import ConfigError
+from .estimate import ESTIMATORS
+
+
+def validate_similarity(section: Any, datasets: dict) -> dict:
+    from ..methods.bmtl import BMTLHparams
+
+    section = dict(require_mapping(section, "similarity"))
+    allowed = ("datasets", "ratio", "estimators", "transfer_gain")
+    for key in section:
+        if key not in allowed:
+            raise unknown_key_error("similarity", key, allowed)
+    trainable = [d for d, spec in datasets.items() if spec.get("kind") != "subset_scores"]
+    names = section.get("datasets", trainable)
+    for d in names:
+        if d not in trainable:
+            why = " (a subset_scores table is grouped as it is, with no training)" if d in datasets else ""
+            raise ConfigError(f"similarity.datasets: {d!r} is not a trainable dataset{why}; allowed: "
+                              f"{', '.join(trainable)}")
+    ratio = section.get("ratio", 0.1)
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
+        raise ConfigError(f"similarity.ratio: {ratio!r} is not a fraction in (0, 1]")
+    for d in names:
+        # a dataset with its own train_ratios (a time series: 1 = the whole training part)
+        # has split files for those ratios only
+        own = datasets[d].get("train_ratios")
+        if (own is not None and float(ratio) not in own) or (own is None and ratio == 1):
+            allowed = own if own is not None else "a fraction in (0, 1)"
+            raise ConfigError(f"similarity.ratio: {ratio!r} is not a train ratio of dataset {d!r}; allowed: {allowed}")
+    estimators = {}
+    for label, values in require_mapping(section.get("estimators"), "similarity.estimators").items():
+        values = dict(require_mapping(values, f"similarity.estimators.{label}"))
+        kind = values.pop("estimator", label)
+        if kind not in ESTIMATORS:
+            raise unknown_key_error(f"similarity.estimators.{label}.estimator", kind, ESTIMATORS)
+        where = f"similarity.estimators.{label}"
+        values = ESTIMATORS[kind].check_settings(values, where)
+        if kind == "wasserstein" and values.get("method", "exact") not in ("exact", "sinkhorn", "sliced"):
+            raise ConfigError(f"{where}.method: {values['method']!r}; allowed: exact, sinkhorn, sliced")
+        if kind == "learned" and "relation" not in values:
+            raise ConfigError(f"{where}.relation: required (the relation's name in the run JSONs)")
+        estimators[label] = {"estimator": kind, "settings": values}
+    gain_hp = build_dataclass(BMTLHparams, section.get("transfer_gain"), "similarity.transfer_gain")
+    return {"datasets": list(names), "ratio": float(ratio), "estimators": estimators,
+            "transfer_gain": dataclasses.asdict(gain_hp)}
