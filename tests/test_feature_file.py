@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from mtlbench.config import validate_params
-from mtlbench.data.feature_file import import_features
 from mtlbench.errors import ConfigError, DataError
+from mtlbench.features.feature_file import import_features
 from mtlbench.features.table import read_features
 
 TASKS = ("amazon", "dslr")

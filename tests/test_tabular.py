@@ -8,10 +8,10 @@ import pytest
 
 from mtlbench.checks import build_dataclass
 from mtlbench.data.kinds import TabularConfig
-from mtlbench.data.tabular import import_tabular, load_tabular
 from mtlbench.errors import ConfigError
 from mtlbench.features.table import read_features
 from mtlbench.features.tabular import apply_encoder, encode_split, fit_encoder
+from mtlbench.features.tabular_file import import_tabular, load_tabular
 from mtlbench.splits import make_split, write_split
 from mtlbench.train import build_problem
 

@@ -113,8 +113,8 @@ def cmd_index_images(a) -> None:
 
 
 def cmd_import_features(a) -> None:
-    from .data.feature_file import import_features
-    from .data.tabular import import_tabular
+    from .features.feature_file import import_features
+    from .features.tabular_file import import_tabular
 
     tabular = a.config.get("kind") == "tabular"
     meta = (import_tabular if tabular else import_features)(a.dataset, a.config, a.out)

@@ -172,7 +172,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
                 backbones.setdefault(backbone, dataclasses.asdict(BACKBONES[backbone].Config()))
             tasks = list(cfg.tasks if cfg.kind == "image_folder" else cfg.task_order)
             if not tasks and cfg.kind == "tabular":  # the tasks present (min_samples_per_task applied)
-                from .data.tabular import tabular_tasks
+                from .features.tabular_file import tabular_tasks
 
                 tasks = tabular_tasks(cfg)
             if not tasks:

@@ -66,7 +66,7 @@ class FeatureFileConfig:
       classes: class names in label order (default: the class ids as names).
       sample_id_key: array or column of sample ids (default: ``{task}/{row:05d}``).
       normalize: none | l2 | l1 | hellinger | zscore: applied to the features as they are
-        imported, recorded in the features metadata (``mtlbench.data.feature_file.normalize``).
+        imported, recorded in the features metadata (``mtlbench.features.feature_file.normalize``).
     """
 
     kind: Literal["feature_file"]
@@ -141,7 +141,7 @@ class ImageFolderConfig:
 @dataclass(frozen=True)
 class TabularConfig:
     """``kind: tabular``: rows of numeric and categorical columns, one task per value of a
-    column or one file per task (:mod:`mtlbench.data.tabular`).
+    column or one file per task (:mod:`mtlbench.features.tabular_file`).
 
     Keys:
       path: a CSV or Parquet file (one table), or a folder / archive holding ``files``.

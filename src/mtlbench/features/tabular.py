@@ -1,6 +1,6 @@
 """The encoding of a tabular features table, fitted on one split's training rows.
 
-A ``kind: tabular`` table (:mod:`mtlbench.data.tabular`) stores raw slots: numeric values
+A ``kind: tabular`` table (:mod:`mtlbench.features.tabular_file`) stores raw slots: numeric values
 (0 where missing), one-hot categories over every category present, missing indicators.
 :func:`fit_encoder` reads statistics from the training rows of a split only, and
 :func:`apply_encoder` maps every row (training and test) with them:

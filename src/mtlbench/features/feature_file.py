@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from ..checks import build_dataclass
+from ..data.kinds import FeatureFileConfig
+from ..data.sources import Source
 from ..errors import DataError
-from ..features.table import write_features
-from .kinds import FeatureFileConfig
-from .sources import Source
+from .table import write_features
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 SUFFIX_FORMAT = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".npz": "npz", ".mat": "mat"}

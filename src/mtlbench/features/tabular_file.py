@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 
 from ..checks import build_dataclass
+from ..data.kinds import TabularConfig
 from ..errors import DataError
 from .feature_file import write_imported
-from .kinds import TabularConfig
 
 SUFFIX_FORMAT = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -74,7 +74,7 @@ def read_frames(cfg: TabularConfig) -> tuple[dict[str, pd.DataFrame], dict]:
     if cfg.rdataset is not None:
         frame, source = read_rdataset(cfg.rdataset)
         return _split_by_task(frame, cfg, f"rdataset {cfg.rdataset}"), source
-    from .sources import Source
+    from ..data.sources import Source
 
     src = Source(cfg.path, cfg.subdir)
     if cfg.files:
