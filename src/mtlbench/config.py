@@ -117,6 +117,19 @@ def _check_methods_fit_datasets(datasets: dict, methods: dict, registry_methods:
                                   f"(enabled methods that fit: {allowed_list(fitting) or 'none'})")
 
 
+def method_capabilities(cls, hp) -> dict[str, bool]:
+    """What the workflow plans from a method's class (:class:`mtlbench.methods.base.Method`)
+    and its resolved hyper-parameters, so that no rule names a method."""
+    return {
+        "batched_seeds": cls.batches_seeds,  # all seeds as one batched model (mtlbench train-seeds)
+        "learns_relations": cls.learns_relations,  # the relation heat map
+        "has_predictor": cls.has_predictor,  # FGSM robustness runs
+        "paper_tables": cls.paper_tables,  # the VMTL paper's tables
+        # learned features of some test samples kept in the run JSON (the t-SNE figure)
+        "embedding": getattr(hp, "embedding_samples", 0) > 0,
+    }
+
+
 def config_warnings(resolved: Mapping[str, Any]) -> list[str]:
     """Settings that run but are unlikely to be meant, each naming the key (printed by
     ``mtlbench check`` and before any Snakemake job)."""
@@ -246,8 +259,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         _check_training_numbers(dataclasses.asdict(hp), f"methods.{label}")
         methods[label] = {"method": algorithm, "enabled": enabled, "hparams": dataclasses.asdict(hp),
                           "selection": method_selection,
-                          # all seeds trained as one batched model (mtlbench train-seeds)
-                          "batched_seeds": hasattr(METHODS[algorithm], "fit_predict_many")}
+                          **method_capabilities(METHODS[algorithm], hp)}
 
     ratios = params.get("train_ratios", [0.05, 0.1, 0.2])
     if not isinstance(ratios, list) or not ratios:
@@ -321,6 +333,8 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         "datasets": datasets,
         "features": features,
         "backbones": backbones,
+        # Backbone.uses_gpu of each backbone above: the features job claims a GPU
+        "backbone_uses_gpu": {name: BACKBONES[name].uses_gpu for name in backbones},
         "methods": methods,
         "train_ratios": [float(r) for r in ratios],
         "seeds": list(seeds),

@@ -84,9 +84,6 @@ def fgsm_task_accuracy(result: MethodResult, problem: Problem, eps_list: Sequenc
     return out
 
 
-# algorithms whose MethodResult carries a differentiable predictor (ablations and code
-# variants of VMTL are the vmtl / vmtl_ac algorithms with options, so they qualify too)
-PREDICTOR_ALGORITHMS = ("bmtl", "vmtl", "vmtl_ac", "vstl")
 SECTION_KEYS = ("datasets", "methods", "ratios", "eps", "eps_unit")
 
 
@@ -101,6 +98,7 @@ def validate_robustness(section: Any, datasets: dict, methods: dict, train_ratio
     """
     from .checks import require_mapping, unknown_key_error
     from .data.registry import DATASETS
+    from .methods import METHODS
 
     section = dict(require_mapping(section, "robustness"))
     for key in section:
@@ -124,11 +122,14 @@ def validate_robustness(section: Any, datasets: dict, methods: dict, train_ratio
                               f"allowed: {', '.join(map(repr, ok_datasets)) or 'none'}")
     if not names("datasets"):  # no robustness jobs: the methods and ratios listed are not used
         return {"datasets": [], "methods": [], "ratios": [], "eps": []}
-    ok_methods = [m for m, s in methods.items() if s["enabled"] and s["method"] in PREDICTOR_ALGORITHMS]
+    # algorithms whose MethodResult carries a differentiable predictor (Method.has_predictor;
+    # ablations and code variants of VMTL are the vmtl / vmtl_ac algorithms with options)
+    predictors = [name for name, cls in METHODS.items() if cls.has_predictor]
+    ok_methods = [m for m, s in methods.items() if s["enabled"] and s["method"] in predictors]
     for m in names("methods"):
         if m not in ok_methods:
             raise ConfigError(f"robustness.methods: {m!r} is not an enabled method with a differentiable predictor "
-                              f"({', '.join(PREDICTOR_ALGORITHMS)}); allowed: {', '.join(map(repr, ok_methods)) or 'none'}")
+                              f"({', '.join(predictors)}); allowed: {', '.join(map(repr, ok_methods)) or 'none'}")
     ratios = names("ratios") if "ratios" in section else list(train_ratios[:1])
     for r in ratios:
         if isinstance(r, bool) or not isinstance(r, (int, float)) or float(r) not in train_ratios:

@@ -128,10 +128,8 @@ def run_seeds(features_path: str | Path, split_paths: list, out_paths: list, *, 
     features_sha = sha256_file(features_path)
     model = cls(hp)
     t0 = time.perf_counter()
-    if hasattr(model, "fit_predict_many"):
-        results = model.fit_predict_many([p for p, _ in loaded], list(seeds), device=device, progress=progress)
-    else:
-        results = [model.fit_predict(p, seed=s, device=device, progress=progress) for (p, _), s in zip(loaded, seeds)]
+    # one batched model where the method has it (Method.batches_seeds), else seed after seed
+    results = model.fit_predict_many([p for p, _ in loaded], list(seeds), device=device, progress=progress)
     wall = time.perf_counter() - t0
     records = []
     for (problem, split_meta), result, seed, sp, out in zip(loaded, results, seeds, split_paths, out_paths):

@@ -49,6 +49,12 @@ DATASETS = [d for d, spec in P["datasets"].items() if spec["enabled"] and spec.g
 # published tables of measured subset scores: network selection only (grouping.smk), no training
 SUBSET_TABLES = [d for d, spec in P["datasets"].items() if spec["enabled"] and spec.get("kind") == "subset_scores"]
 METHODS = [m for m, spec in P["methods"].items() if spec["enabled"]]
+# what each method can do is declared on its class (mtlbench.methods.base.Method) and
+# resolved into P by the library's check (mtlbench.config.method_capabilities): no rule
+# names a method or a backbone
+RELATION_METHODS = [m for m in METHODS if P["methods"][m]["learns_relations"]]  # the alpha heat map
+TSNE_METHODS = [m for m in RELATION_METHODS if P["methods"][m]["embedding"]]  # learned features kept
+PAPER_METHODS = [m for m in METHODS if P["methods"][m]["paper_tables"]]  # the VMTL paper's tables
 GPU_LOCKS = ".snakemake/gpu-locks"
 # training rules: all seeds as one batched model where the method has it, else one job per seed
 BATCHED_METHODS = "|".join(m for m in METHODS if P["methods"][m].get("batched_seeds")) or "(?!x)x"
@@ -147,7 +153,7 @@ def backbone_config(wc):
 
 
 def backbone_uses_gpu(wc):
-    return 0 if wc.backbone in ("pixels", "window") else 1
+    return 1 if P["backbone_uses_gpu"].get(wc.backbone, True) else 0  # Backbone.uses_gpu
 
 
 def method_hparams(wc):
@@ -203,14 +209,11 @@ def tables_of(dataset):
 
 def figures_of(dataset):
     out = expand("results/figures/{dataset}_{metric}_vs_ratio.png", dataset=dataset, metric=table_metrics(dataset))
-    relation = [m for m in METHODS if P["methods"][m]["method"] in ("amtnn_h", "amtnn_w")]
-    if relation:
+    if RELATION_METHODS:
         out += expand("results/figures/{dataset}_r{ratio}_alpha_heatmap.png", dataset=dataset,
                       ratio=ratios_of(dataset))
-    tsne = [m for m in relation if P["methods"][m]["method"] == "amtnn_w"
-            and P["methods"][m]["hparams"].get("embedding_samples", 0) > 0]
     out += expand("results/figures/{dataset}_{method}_r{ratio}_s{seed}_tsne.png", dataset=dataset,
-                  method=tsne[:1], ratio=ratios_of(dataset)[:1], seed=SEEDS[:1])
+                  method=TSNE_METHODS[:1], ratio=ratios_of(dataset)[:1], seed=SEEDS[:1])
     return out
 
 
@@ -233,6 +236,6 @@ def all_outputs():
         out += ["results/tables/split_audit.md", "results/tables/split_audit.csv"]
     for d in DATASETS:
         out += tables_of(d) + figures_of(d)
-        if any(P["methods"][m]["method"] in ("vmtl", "vmtl_ac", "vstl") for m in METHODS):
+        if PAPER_METHODS:
             out.append(f"results/paper/{d}")
     return out

@@ -49,7 +49,7 @@ rule similarity:
     resources:
         runtime=runtime("similarity"),
         mem_mb=mem_mb("similarity"),
-        gpu=lambda wc: 1 if ESTIMATORS[wc.label]["estimator"] in ("tag_affinity", "lookahead_pair") else 0,
+        gpu=lambda wc: 1 if ESTIMATORS[wc.label]["uses_gpu"] else 0,  # Estimator.uses_gpu
     log:
         "logs/similarity/{dataset}_{label}.log",
     shell:

@@ -48,11 +48,6 @@ rule metrics:
         "mtlbench metrics --runs {input} --out {output} > {log} 2>&1"
 
 
-RELATION_METHODS = [m for m in METHODS if P["methods"][m]["method"] in ("amtnn_h", "amtnn_w")]
-TSNE_METHODS = [m for m in RELATION_METHODS
-                if P["methods"][m]["method"] == "amtnn_w" and P["methods"][m]["hparams"].get("embedding_samples", 0) > 0]
-
-
 rule relation_heatmap:
     # learned alpha (or divergence) matrices of the AMTNN runs, averaged over seeds
     input:

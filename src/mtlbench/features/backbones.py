@@ -22,6 +22,8 @@ class Backbone(ABC):
     name: ClassVar[str]
     Config: ClassVar[type]
     input: ClassVar[str] = "images"  # what the raw stage must hold: images | series
+    # extraction wants a GPU (the features job claims one; resolved into the workflow's P)
+    uses_gpu: ClassVar[bool] = False
 
     @staticmethod
     @abstractmethod
@@ -163,6 +165,7 @@ class VGG16FC7(Backbone):
 
     name = "vgg16_fc7"
     Config = VGG16Config
+    uses_gpu = True
 
     @staticmethod
     def describe(config: VGG16Config) -> dict:

@@ -255,6 +255,7 @@ class AMTNN(Method):
     """Shared machinery of both variants; ``divergence`` is "h" or "w"."""
 
     divergence: str = "h"
+    learns_relations = True  # alpha (Eq. 7) and the divergences between tasks
     task_types = ("classification", "regression")  # regression: all tasks of a problem (module docstring)
 
     def fit_predict(self, problem: Problem, seed: int, device: str = "cpu", progress: bool = True) -> MethodResult:

@@ -198,6 +198,18 @@ class Method(ABC):
     # the task types it trains on; params.yaml is refused before any job when an enabled
     # dataset has a task of another type (mtlbench.config)
     task_types: ClassVar[tuple[str, ...]] = ("classification",)
+    # capabilities, read by the configuration check and resolved into the workflow's P
+    # (workflow/rules/common.smk), so that no rule names a method:
+    # every seed trained as one batched model (:meth:`fit_predict_many` overridden; one
+    # train_seeds job per ratio instead of one train job per seed)
+    batches_seeds: ClassVar[bool] = False
+    # learns task-relation coefficients alpha (``MethodResult.relations["alpha"]``; the
+    # relation heat map and, with embedding_samples > 0, the t-SNE figure)
+    learns_relations: ClassVar[bool] = False
+    # returns a differentiable ``MethodResult.predictor`` (FGSM robustness runs)
+    has_predictor: ClassVar[bool] = False
+    # reported in the VMTL paper's tables (results/paper/{dataset}: its layouts and claims)
+    paper_tables: ClassVar[bool] = False
 
     def __init__(self, hparams):
         self.hp = hparams
@@ -205,3 +217,10 @@ class Method(ABC):
     @abstractmethod
     def fit_predict(self, problem: Problem, seed: int, device: str = "cpu", progress: bool = True) -> MethodResult:
         """Train on every task's training part; predict every task's test part."""
+
+    def fit_predict_many(self, problems: list[Problem], seeds: list[int], device: str = "cpu",
+                         progress: bool = True) -> list[MethodResult]:
+        """One result per (problem, seed): here one :meth:`fit_predict` after another; a
+        method with ``batches_seeds`` trains them as one batched model, each seed's
+        result equal to its run alone."""
+        return [self.fit_predict(p, seed=s, device=device, progress=progress) for p, s in zip(problems, seeds)]

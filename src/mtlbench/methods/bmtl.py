@@ -76,6 +76,7 @@ class BMTL(Method):
     """Eq. (1) of the module docstring, hard sharing with one head per task."""
 
     name = "bmtl"
+    has_predictor = True
     task_types = ("classification", "regression")
     Hparams = BMTLHparams
 

@@ -762,6 +762,9 @@ class VMTL(Method):
     """VMTL (paper section 2): see the module docstring for every equation and option."""
 
     name = "vmtl"
+    batches_seeds = True
+    has_predictor = True
+    paper_tables = True
     Hparams = VMTLHparams
 
     def fit_predict(self, problem: Problem, seed: int, device: str = "cpu", progress: bool = True) -> MethodResult:

@@ -52,7 +52,7 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
             raise ConfigError(f"{where}.method: {values['method']!r}; allowed: exact, sinkhorn, sliced")
         if kind == "learned" and "relation" not in values:
             raise ConfigError(f"{where}.relation: required (the relation's name in the run JSONs)")
-        estimators[label] = {"estimator": kind, "settings": values}
+        estimators[label] = {"estimator": kind, "settings": values, "uses_gpu": ESTIMATORS[kind].uses_gpu}
     gain_hp = build_dataclass(BMTLHparams, section.get("transfer_gain"), "similarity.transfer_gain")
     return {"datasets": list(names), "ratio": float(ratio), "estimators": estimators,
             "transfer_gain": dataclasses.asdict(gain_hp)}
