@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mtlbench.report.paper_comparison import comparison_markdown, read_paper
+from mtlbench.report.paper import read_paper, side_by_side_markdown
 
 PAPER = """table,dataset,train_ratio,method,task,mean,ci95,note
 4,office_caltech,0.05,bmtl,A,90.0,0.7,
@@ -28,7 +28,7 @@ def test_comparison_table(tmp_path):
         p.write_text(json.dumps(rec))
         runs.append(p)
     assert read_paper(tmp_path / "paper.csv", "office_caltech").query("method == 'bmtl' and task == 'A'")["mean"].item() == 90.0
-    md = comparison_markdown(runs, tmp_path / "paper.csv", "oc", "office_caltech",
+    md = side_by_side_markdown(runs, tmp_path / "paper.csv", "oc", "office_caltech",
                              {"amazon": "A", "webcam": "W", "dslr": "D"}, ["bmtl"], [0.05], "GoogLeNet, 3 tasks.")
     row = next(line for line in md.splitlines() if line.startswith("| bmtl"))
     cells = [c.strip() for c in row.strip("|").split("|")]

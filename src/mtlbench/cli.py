@@ -212,12 +212,12 @@ def cmd_figure(a) -> None:
 
 
 def cmd_paper_compare(a) -> None:
-    from .report.paper_comparison import comparison_markdown, write_comparison
+    from .report.paper import side_by_side_markdown, write_markdown
 
     letters = dict(item.split("=", 1) for item in a.tasks)
-    text = comparison_markdown(a.runs, a.paper, a.dataset, a.paper_dataset, letters, a.methods, a.ratios,
-                               a.differences)
-    write_comparison(a.out, text)
+    text = side_by_side_markdown(a.runs, a.paper, a.dataset, a.paper_dataset, letters, a.methods, a.ratios,
+                                 a.differences)
+    write_markdown(a.out, text)
     print(f"{a.out}: {len(a.ratios)} tables, {len(a.runs)} runs")
 
 
@@ -704,7 +704,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("paper-compare", help="run JSONs + the paper's CSV -> Markdown tables side by side")
     s.add_argument("--runs", nargs="+", required=True)
-    s.add_argument("--paper", required=True, help="../shared/paper/vmtl_tables.csv")
+    s.add_argument("--paper", default=None, help="the paper CSV (default: the copy shipped in mtlbench/paperdata)")
     s.add_argument("--dataset", required=True)
     s.add_argument("--paper-dataset", required=True, help="the paper CSV's dataset id, e.g. office_caltech")
     s.add_argument("--tasks", type=_csv_list, required=True, help="our task=paper column, e.g. amazon=A,dslr=D,webcam=W")

@@ -24,6 +24,11 @@ the final iterate, the best-on-validation iterate (test accuracy there; a valida
 carved only when the run's mode is ``best_val``) and the best-on-test iterate (selection on the
 test set, the figure the VMTL public code reports), mean ± 95 % CI over seeds, side by side.
 Runs written before selection existed give final and best-on-test (from their history).
+
+:func:`side_by_side_markdown` sets ours beside the paper's cells for a dataset the paper
+ran in another form (``mtlbench paper-compare``).  One reader of the CSV
+(:func:`load_paper_tables`) and one cell formatter (:func:`mtlbench.report.tables.format_cell`)
+serve both.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import pandas as pd
 
 from ..io import atomic_path, read_json
 from .stats import mean_ci95
-from .tables import AVG, load_runs, summarize
+from .tables import AVG, format_cell, load_runs, summarize
 
 ALIASES = {"vmtl_z1_w1": "vmtl", "vmtl_prior_gumbel": "vmtl"}
 PAPER_EQUIVALENTS = {"bmtl": "vmtl_z0_w0"}  # paper id -> our label that is the paper's network
@@ -85,12 +90,6 @@ def selection_values(run_paths) -> pd.DataFrame:
             if sel.get(stat) is not None:
                 rows.append({**base, "statistic": stat, "value": float(sel[stat]["average"])})
     return pd.DataFrame(rows, columns=["dataset", "method", "ratio", "seed", "statistic", "value"])
-
-
-def _fmt(mean: float, ci: float) -> str:
-    if math.isnan(mean):
-        return "–"
-    return f"{mean:.1f}" if math.isnan(ci) else f"{mean:.1f} ± {ci:.1f}"
 
 
 def comparison_frame(summary: pd.DataFrame, paper: pd.DataFrame, dataset: str, tasks: list[str],
@@ -149,11 +148,11 @@ def comparison_markdown(frame: pd.DataFrame, caption: str) -> str:
                     cells.append("")
                     continue
                 r = r.iloc[0]
-                cell = _fmt(r.ours_mean, r.ours_ci95)
+                cell = format_cell(r.ours_mean, r.ours_ci95)
                 if not math.isnan(r.paper_mean):
                     flag = " ⚑" if r.outside else ""
                     d = "" if math.isnan(r["diff"]) else f", Δ {r['diff']:+.1f}"
-                    cell += f" \\| paper {_fmt(r.paper_mean, r.paper_ci95)}{d}{flag}"
+                    cell += f" \\| paper {format_cell(r.paper_mean, r.paper_ci95)}{d}{flag}"
                 cells.append(cell)
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         lines.append("")
@@ -194,13 +193,13 @@ def audit_markdown(frame: pd.DataFrame, dataset: str) -> str:
         for r in ratios:
             for stat in SELECTIONS:
                 hit = g[np.isclose(g.ratio, r) & (g.statistic == stat)]
-                cells.append(_fmt(hit["mean"].iloc[0], hit["ci95"].iloc[0]) if len(hit) else "–")
+                cells.append(format_cell(hit["mean"].iloc[0], hit["ci95"].iloc[0]) if len(hit) else "–")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     for base in ("vmtl", "vmtl_ac"):
         g = frame[(frame.method == base) & (frame.statistic == "final")]
         if len(g) and g.paper_mean.notna().any():
             lines.append(f"| paper, {base} | " + " | ".join(
-                " | ".join([_fmt(g[np.isclose(g.ratio, r)]["paper_mean"].iloc[0], math.nan), "", ""]) for r in ratios) + " |")
+                " | ".join([format_cell(g[np.isclose(g.ratio, r)]["paper_mean"].iloc[0], math.nan), "", ""]) for r in ratios) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -234,3 +233,61 @@ def _write(stem: Path, markdown: str, frame: pd.DataFrame) -> list[Path]:
     with atomic_path(stem.with_suffix(".csv")) as tmp:
         frame.to_csv(tmp, index=False)
     return [stem.with_suffix(".md"), stem.with_suffix(".csv")]
+
+
+# --- ours beside the paper for a dataset in another form (mtlbench paper-compare) ---
+
+def read_paper(path: str | Path | None, dataset: str) -> pd.DataFrame:
+    """Paper cells of ``dataset``: ratio, method, task, mean, ci95 (the first table printing each)."""
+    df = load_paper_tables(path)
+    df = df[df["dataset"] == dataset].sort_values("table")
+    df = df.drop_duplicates(["train_ratio", "method", "task"], keep="first")
+    return df.rename(columns={"train_ratio": "ratio"})[["ratio", "method", "task", "mean", "ci95", "table"]]
+
+
+def side_by_side_markdown(run_paths, paper_csv: str | Path | None, dataset: str, paper_dataset: str,
+                        task_letters: dict[str, str], methods: list[str], ratios: list[float],
+                        differences: str) -> str:
+    """Markdown tables (one per ratio) of ours vs the paper, for a dataset the paper did
+    not run in our form (``mtlbench paper-compare``: e.g. Office-Caltech on other
+    features); ``task_letters``: our task -> paper column.
+
+    A row per method, ours (mean ± 95 % CI over seeds) and the paper's printed cell side by
+    side for each task the two share, plus two averages: ours over the shared tasks, and
+    the paper's mean of the same task cells (its printed average covers all of its tasks,
+    so it is shown separately).  ``differences``: the caption's statement of what differs
+    (backbone, tasks, splits, seeds), which makes the paper a reference, not a target."""
+    summary = summarize(load_runs(run_paths))
+    summary = summary[(summary.dataset == dataset) & (summary.metric == "accuracy")]
+    paper = read_paper(paper_csv, paper_dataset)
+    tasks = list(task_letters)
+    out = []
+    for ratio in ratios:
+        p = paper[(paper.ratio - ratio).abs() < 1e-9]
+        rows_methods = list(methods) + [m for m in dict.fromkeys(p.method) if m not in methods]
+        head = ["method"] + [f"{task_letters[t]} ours" for t in tasks] + [f"{task_letters[t]} paper" for t in tasks]
+        head += ["avg ours", f"avg paper ({'/'.join(task_letters[t] for t in tasks)})", "avg paper (printed)"]
+        lines = [f"**{dataset} vs paper ({paper_dataset}), train ratio {ratio:g}** — accuracy (%), "
+                 f"ours: mean ± 95% CI over seeds. {differences}", "",
+                 "| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+        for m in rows_methods:
+            s = summary[(summary.method == m) & ((summary.ratio - ratio).abs() < 1e-9)]
+            ours = {r.task: (r.mean * 100, r.ci95 * 100) for r in s.itertuples()}
+            pm = p[p.method == m]
+            if not len(s) and not len(pm):
+                continue
+            theirs = {r.task: (r.mean, r.ci95) for r in pm.itertuples()}
+            cells = [format_cell(*ours.get(t, (math.nan, math.nan))) for t in tasks]
+            cells += [format_cell(*theirs.get(task_letters[t], (math.nan, math.nan))) for t in tasks]
+            cells.append(format_cell(*ours.get(AVG, (math.nan, math.nan))))
+            shared = [theirs[task_letters[t]][0] for t in tasks if task_letters[t] in theirs]
+            cells.append(format_cell(sum(shared) / len(shared), math.nan) if len(shared) == len(tasks) else "–")
+            cells.append(format_cell(*theirs.get("avg", (math.nan, math.nan))))
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        out.append("\n".join(lines) + "\n")
+    return "\n".join(out)
+
+
+def write_markdown(out_path: str | Path, text: str) -> None:
+    with atomic_path(out_path) as tmp:
+        Path(tmp).write_text(text)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..io import atomic_path, read_json
-from .tables import AVG, _fmt, summarize, to_latex, to_markdown
+from .tables import AVG, metric_cell, summarize, to_latex, to_markdown
 
 
 def load_fgsm(paths) -> pd.DataFrame:
@@ -45,7 +45,7 @@ def _frame(summary: pd.DataFrame, methods: list[str]) -> tuple[pd.DataFrame, set
         for m in methods:
             hit = at[at.method == m]
             mean, ci = (float(hit["mean"].iloc[0]), float(hit["ci95"].iloc[0])) if len(hit) else (math.nan, math.nan)
-            frame.loc[m, col] = _fmt(mean, ci, "accuracy")
+            frame.loc[m, col] = metric_cell(mean, ci, "accuracy")
             if not math.isnan(mean) and mean == best:
                 bold.add((m, col))
     return frame, bold

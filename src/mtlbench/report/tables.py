@@ -46,14 +46,19 @@ def _scale(metric: str) -> float:
     return 100.0 if metric == "accuracy" else 1.0
 
 
-def _fmt(mean: float, ci: float, metric: str) -> str:
-    s = _scale(metric)
-    digits = 1 if metric == "accuracy" else 3
-    if math.isnan(mean):
+def format_cell(mean: float | None, ci: float | None, scale: float = 1.0, digits: int = 1) -> str:
+    """The one cell of every table: ``mean ± ci`` (times ``scale``), ``mean`` without an
+    interval (one seed), ``–`` without a value."""
+    if mean is None or math.isnan(mean):
         return "–"
-    if math.isnan(ci):
-        return f"{mean * s:.{digits}f}"
-    return f"{mean * s:.{digits}f} ± {ci * s:.{digits}f}"
+    if ci is None or math.isnan(ci):
+        return f"{mean * scale:.{digits}f}"
+    return f"{mean * scale:.{digits}f} ± {ci * scale:.{digits}f}"
+
+
+def metric_cell(mean: float, ci: float, metric: str) -> str:
+    """A cell of ``metric``: accuracy in % with one decimal, errors with three."""
+    return format_cell(mean, ci, _scale(metric), 1 if metric == "accuracy" else 3)
 
 
 def table_frame(summary: pd.DataFrame, dataset: str, ratio: float, metric: str,
@@ -66,7 +71,7 @@ def table_frame(summary: pd.DataFrame, dataset: str, ratio: float, metric: str,
         row = {}
         for t in cols:
             hit = s[(s.method == m) & (s.task == t)]
-            row[t] = _fmt(hit["mean"].iloc[0], hit["ci95"].iloc[0], metric) if len(hit) else "–"
+            row[t] = metric_cell(hit["mean"].iloc[0], hit["ci95"].iloc[0], metric) if len(hit) else "–"
             if t == AVG:
                 avg[m] = float(hit["mean"].iloc[0]) if len(hit) else math.nan
         cells[m] = row
