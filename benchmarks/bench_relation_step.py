@@ -1,7 +1,7 @@
 """Relation-step solver time for T = 6 tasks: the exact closed form vs a generic solver.
 
 One AMTNN relation step (Algorithm 1, step 2) solves one small convex problem per task.
-This times a whole update (all T rows) with :func:`mtlbench.methods.relation_step.relation_step`
+This times a whole update (all T rows) with :func:`mtlbench.methods.blocks.relation_step.relation_step`
 and, for reference, the same problems through scipy's SLSQP, on random losses/divergences.
 Target: under 50 ms per update, so the relation step never dominates an epoch.
 
@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from mtlbench.io import write_json
-from mtlbench.methods.relation_step import kkt_residual, relation_objective, relation_step
+from mtlbench.methods.blocks.relation_step import kkt_residual, relation_objective, relation_step
 
 T, REPEATS, KAPPA, RHO = 6, 200, 1.0, 0.5
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "bench_relation_step.json"

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mtlbench.methods.adversarial import (
+from mtlbench.methods.blocks.adversarial import (
     domain_loss_and_accuracy,
     fit_wasserstein_critic,
     grad_reverse,

@@ -5,7 +5,7 @@ import pytest
 from scipy.optimize import minimize
 
 from mtlbench.errors import ConfigError
-from mtlbench.methods.relation_step import (
+from mtlbench.methods.blocks.relation_step import (
     kkt_residual,
     relation_objective,
     relation_step,
@@ -76,7 +76,7 @@ def test_costs_of_identical_tasks_spread_alpha():
     # identical tasks: losses equal up to sampling noise, discriminators at chance; with the
     # default divergence estimate (proxy A-distance) and κ form (the public code's C₂‖α‖₂)
     # α spreads over all of them (issue 15: the old defaults put every row on a vertex)
-    from mtlbench.methods.adversarial import proxy_a_distance
+    from mtlbench.methods.blocks.adversarial import proxy_a_distance
 
     rng = np.random.default_rng(0)
     losses = 0.3 + rng.uniform(-0.03, 0.03, size=(3, 3))

@@ -1,11 +1,11 @@
-"""The closed forms and samplers of mtlbench.methods.variational against Monte Carlo."""
+"""The closed forms and samplers of mtlbench.methods.blocks.variational against Monte Carlo."""
 
 import math
 
 import pytest
 import torch
 
-from mtlbench.methods.variational import (
+from mtlbench.methods.blocks.variational import (
     binary_gumbel_softmax,
     categorical_gumbel_softmax,
     gaussian_kl,

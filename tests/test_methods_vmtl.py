@@ -11,7 +11,7 @@ from mtlbench.checks import build_dataclass
 from mtlbench.errors import ConfigError
 from mtlbench.methods import METHODS
 from mtlbench.methods import vmtl as V
-from mtlbench.methods.variational import gaussian_kl
+from mtlbench.methods.blocks.variational import gaussian_kl
 
 SMALL = dict(hidden=16, latent=8, z_samples=3, w_samples=2, steps=80, eval_every=40, lr=5e-3,
              dropout=0.2, kl_step=1e-4, kl_every=1, prior_warmup=5)

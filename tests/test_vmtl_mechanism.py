@@ -16,7 +16,7 @@ from conftest import make_blobs_problem
 from mtlbench.config import build_dataclass, validate_params
 from mtlbench.methods import METHODS, Problem, TaskData
 from mtlbench.methods import vmtl as V
-from mtlbench.methods.variational import kl_weight
+from mtlbench.methods.blocks.variational import kl_weight
 
 # the public code's deviations, as params.yaml's vmtl_code sets them
 CODE = dict(gumbel="categorical", prior_kl="weighted_sum", kl_z_weight=1e-7, detach_prior=True,

@@ -19,7 +19,7 @@ is minimised by alternating two steps each epoch (their Algorithm 1):
 2. Relation step, network fixed (their Eq. (5)): α_t = argmin_{simplex} Σ_i α_ti R̂_ti
    + N(α_t) + ρ Σ_i α_ti d̂_ti, with N = κ‖α_t‖₂ (``kappa_form: code``, the public code's
    C₂‖α‖₂) or κ·sqrt(Σ_i α_ti²/m_i) (``paper``), solved exactly by
-   :func:`mtlbench.methods.relation_step.relation_step` from the epoch's average losses and
+   :func:`mtlbench.methods.blocks.relation_step.relation_step` from the epoch's average losses and
    divergence estimates.
 
 Divergence estimates on the relation step's scale (a task against itself scores 0, so one
@@ -74,16 +74,16 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError
-from .adversarial import (
+from .base import Evaluator, Method, MethodResult, Problem
+from .blocks.adversarial import (
     critic_loss,
     discriminator,
     domain_loss_and_accuracy,
     grad_reverse,
     proxy_a_distance,
 )
-from .base import Evaluator, Method, MethodResult, Problem
-from .nets import mlp_extractor, seeded_generator
-from .relation_step import KAPPA_FORMS, relation_step
+from .blocks.nets import mlp_extractor, seeded_generator
+from .blocks.relation_step import KAPPA_FORMS, relation_step
 
 
 @dataclass(frozen=True)

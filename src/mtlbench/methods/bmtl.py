@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from .base import Evaluator, Method, MethodResult, Problem
-from .nets import (
+from .blocks.nets import (
     MLPHparams,
     TaskTensors,
     mlp_extractor,

@@ -7,7 +7,7 @@ loss of regression in place of its SVM hinge loss)::
     min_{w_0, v_t, b_t}  Σ_t Σ_i (y_ti − (w_0 + v_t)ᵀx_ti − b_t)²
                          + (λ₁/T) Σ_t ‖v_t‖² + λ₂ ‖w_0‖²                          (1)
 
-(b_t an unpenalised intercept per task, :mod:`mtlbench.methods.task_linear`).  λ₁/λ₂
+(b_t an unpenalised intercept per task, :mod:`mtlbench.methods.blocks.task_linear`).  λ₁/λ₂
 sets how close the tasks are held to their mean: λ₂ → ∞ forces w_0 → 0, leaving one ridge
 regression per task with penalty λ₁/T (single-task learning); λ₁ → ∞ forces v_t → 0,
 leaving one ridge regression on every task's data with penalty λ₂ (pooling).
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from . import task_linear as tl
 from .base import Method, MethodResult, Problem
+from .blocks import task_linear as tl
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError
 from .base import Evaluator, Method, MethodResult, Problem
-from .nets import MLPHparams, TaskTensors, mlp_extractor, seeded_generator
+from .blocks.nets import MLPHparams, TaskTensors, mlp_extractor, seeded_generator
 
 
 @dataclass(frozen=True)

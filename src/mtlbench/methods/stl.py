@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from .base import Evaluator, Method, MethodResult, Problem
-from .nets import (
+from .blocks.nets import (
     MLPHparams,
     TaskTensors,
     mlp_extractor,

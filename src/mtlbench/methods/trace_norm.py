@@ -8,7 +8,7 @@ Argyriou et al. 2008's multi-task feature learning; the convex form of Ji & Ye, 
     min_{W, b}  F(W) = Σ_t ½ ‖X_t w_t + b_t − y_t‖² + λ ‖W‖_*                      (1)
 
 ‖W‖_* = Σ_k σ_k(W), the sum of its singular values; b_t an unpenalised intercept per task
-(features and targets centred per task, :mod:`mtlbench.methods.task_linear`).
+(features and targets centred per task, :mod:`mtlbench.methods.blocks.task_linear`).
 
 Solved by accelerated proximal gradient (FISTA, Beck & Teboulle 2009; Ji & Ye 2009's
 scheme): the smooth part f(W) = Σ_t ½‖X_t w_t − y_t‖² has gradient ∇_t = X_tᵀ(X_t w_t − y_t),
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from . import task_linear as tl
 from .base import Method, MethodResult, Problem
+from .blocks import task_linear as tl
 
 
 @dataclass(frozen=True)

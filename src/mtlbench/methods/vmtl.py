@@ -83,7 +83,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError, DataError
 from .base import Method, MethodResult, Problem
-from .variational import (
+from .blocks.variational import (
     binary_gumbel_softmax,
     categorical_gumbel_softmax,
     gaussian_kl,

@@ -46,7 +46,13 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..methods.base import Problem
-from ..methods.nets import MLPHparams, TaskTensors, mlp_extractor, seeded_generator, task_loss
+from ..methods.blocks.nets import (
+    MLPHparams,
+    TaskTensors,
+    mlp_extractor,
+    seeded_generator,
+    task_loss,
+)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,13 @@ from torch.func import functional_call
 
 from ..errors import ConfigError
 from ..methods.base import Problem
-from ..methods.nets import MLPHparams, TaskTensors, mlp_extractor, seeded_generator, task_loss
+from ..methods.blocks.nets import (
+    MLPHparams,
+    TaskTensors,
+    mlp_extractor,
+    seeded_generator,
+    task_loss,
+)
 
 
 @dataclass(frozen=True)

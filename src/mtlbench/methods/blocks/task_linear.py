@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
-from .base import Problem
+from ...errors import ConfigError
+from ..base import Problem
 
 
 def check_grid(values: Sequence[float], where: str) -> None:

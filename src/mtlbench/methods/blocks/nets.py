@@ -24,7 +24,7 @@ class MLPHparams:
     eval_every: int = 100  # record test accuracy every this many steps (history)
 
     def check(self, where: str) -> None:
-        from ..errors import ConfigError
+        from ...errors import ConfigError
 
         for key in ("hidden", "steps", "batch_size", "eval_every"):
             if getattr(self, key) < 1:

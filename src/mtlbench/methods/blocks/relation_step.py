@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 
 def relation_objective(alpha: np.ndarray, costs: np.ndarray, n_train: np.ndarray, kappa: float) -> float:
