@@ -58,3 +58,20 @@ def test_the_checks_find_a_cycle_and_an_upward_import():
 def test_every_module_is_in_a_stage():
     for name in module_files():
         stage(name)  # KeyError names a module that no stage holds
+
+
+def test_dvc_train_stage_lists_every_module_training_imports():
+    import yaml
+
+    g, files = graph(), module_files()
+    seen, todo = set(), ["mtlbench.train"]
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo.extend(g[m])
+    root = SRC.parent
+    deps = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["train"]["deps"]
+    missing = [str(files[m].relative_to(root)) for m in sorted(seen)
+               if not any(files[m].relative_to(root).as_posix().startswith(d.rstrip("/")) for d in deps)]
+    assert missing == [], f"dvc.yaml stages.train.deps lacks {missing}"
