@@ -127,7 +127,7 @@ def test_vmtl_ac_reaches_vmtl_on_separable_blobs():
 def test_code_variants_in_params_carry_every_deviation():
     from pathlib import Path
 
-    params = validate_params(yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text()))
+    params = validate_params(yaml.safe_load((Path(__file__).parents[2] / "params.yaml").read_text()))
     for label in ("vmtl_code", "vmtl_ac_code"):
         hp = params["methods"][label]["hparams"]
         for key, value in CODE.items():

@@ -53,7 +53,7 @@ def test_params_entries_and_bad_hparams():
 
     import yaml
 
-    p = validate_params(yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text()))
+    p = validate_params(yaml.safe_load((Path(__file__).parents[2] / "params.yaml").read_text()))
     for name in ("linear_stl", "pooled", "pooled_linear"):
         assert p["methods"][name]["method"] == name and p["methods"][name]["enabled"]
     with pytest.raises(ConfigError, match=r"methods.linear_stl.cs"):

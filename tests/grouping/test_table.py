@@ -14,7 +14,7 @@ from mtlbench.grouping.normalized import normalized_grouping, normalized_value
 from mtlbench.grouping.selection import select_networks
 from mtlbench.grouping.table import hoa_table, pairwise_gain, selection_frame, solve_table
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "grouping_tables"
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "grouping_tables"
 
 
 def _standley(tmp_path, val_lines, test_lines=None, tasks=("a", "b", "c")):

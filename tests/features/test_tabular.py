@@ -195,7 +195,7 @@ def test_configs_tabular_resolves_tasks_and_types():
 
     from mtlbench.config import merge_params_files, validate_params
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     merged, _ = merge_params_files([root / "params.yaml", root / "configs/tabular.yaml"])
     p = validate_params(merged)
     exam = p["datasets"]["exam"]
