@@ -9,7 +9,7 @@ from ..checks import build_dataclass
 from ..data.raw import RawImageFiles, RawSeries, load_raw
 from ..errors import DataError
 from .backbones import BACKBONES
-from .table import write_features
+from .table import provenance, write_features
 
 
 def extract_features(raw_dir: str | Path, backbone: str, config: dict, out_path: str | Path,
@@ -33,15 +33,14 @@ def extract_features(raw_dir: str | Path, backbone: str, config: dict, out_path:
     if isinstance(raw, RawImageFiles):
         from .image_files import extract_index_features
 
-        extract_index_features(raw_dir, out_path, config, backbone=backbone, device=device, workers=workers,
+        extract_index_features(raw, out_path, config, backbone=backbone, device=device, workers=workers,
                                progress=progress)
         return
     cfg = build_dataclass(cls.Config, config, f"backbones.{backbone}")
     feats = cls.extract(raw.image, cfg, device=device, progress=progress)
-    meta = dict(cls.describe(cfg), config=dataclasses.asdict(cfg), dataset=raw.manifest.get("dataset"),
-                source_content_sha256=raw.manifest.get("content_sha256"),
-                source_files=raw.manifest.get("files", {}), classes=raw.manifest.get("classes"),
-                task_types=raw.manifest.get("task_types", {}), source=raw.manifest.get("source"))
+    meta = dict(cls.describe(cfg), config=dataclasses.asdict(cfg), **provenance(raw.manifest),
+                classes=raw.manifest.get("classes"), task_types=raw.manifest.get("task_types", {}),
+                source=raw.manifest.get("source"))
     write_features(out_path, raw.sample_id, raw.task, raw.label, feats, meta)
 
 
@@ -57,8 +56,7 @@ def _series_features(raw, cls, cfg, out_path) -> None:
     sph = int(raw.manifest["steps_per_hour"])
     win = make_windows(raw.time, raw.values, raw.columns, raw.manifest["parts"], cfg.lookback_hours * sph,
                        cfg.horizon_hours * sph, cfg.stride_hours * sph, tasks=raw.manifest.get("tasks"))
-    meta = dict(cls.describe(cfg), config=dataclasses.asdict(cfg), dataset=raw.manifest.get("dataset"),
-                source_content_sha256=raw.manifest.get("content_sha256"), source_files=raw.manifest.get("files", {}),
+    meta = dict(cls.describe(cfg), config=dataclasses.asdict(cfg), **provenance(raw.manifest),
                 sources=raw.manifest.get("sources"), classes=None, steps_per_hour=sph, **win["metadata"])
     write_features(out_path, win["sample_id"], win["task"], win["label"], win["feature"], meta)
 

@@ -47,7 +47,7 @@ from ..errors import ConfigError, DataError
 from ..io import atomic_path, config_hash, write_json
 from .backbones import IMAGENET_MEAN, IMAGENET_STD, VGG16FC7, VGG16Config
 from .decode import decode_bytes_batch, decode_error, decode_resize_crop, decode_rgb_tensor
-from .table import META_KEY, features_table, read_metadata, write_features
+from .table import META_KEY, features_table, provenance, read_metadata, write_features
 
 PLAN = "plan.json"
 
@@ -429,19 +429,19 @@ def merge_shards(shard_paths: Sequence[Path], out_path: Path, meta: dict) -> dic
 def index_metadata(raw) -> dict:
     """The features table's metadata block from an image index's manifest (provenance)."""
     m = raw.manifest
-    return {"dataset": m.get("dataset"), "classes": m.get("classes"), "source_files": m.get("files", {}),
-            "source_content_sha256": m.get("content_sha256"), "images": m.get("images"),
+    return {**provenance(m), "classes": m.get("classes"), "images": m.get("images"),
             "source_archives": {s["filename"]: s["sha256"] for s in m.get("sources", [])},
             "task_types": m.get("task_types", {}),
             "splits": {s: p for s, p in zip(raw.sample_id.tolist(), raw.split.tolist()) if p is not None} or None}
 
 
-def extract_index_features(raw_dir: str | os.PathLike, out_path: str | os.PathLike, config: dict, *,
+def extract_index_features(raw_dir, out_path: str | os.PathLike, config: dict, *,
                            backbone: str = "vgg16_fc7", device: str = "cpu", workers: int = 4,
                            shard_size: int = 4096, skip_unreadable: bool = False, decode: str = "cpu",
                            jpeg_draft: bool = False, prefetch: int = 4, progress: bool = True, model=None) -> dict:
     """The features stage for an image-file dataset (a release or ``kind: image_folder``):
-    the image index of ``raw_dir`` (:func:`mtlbench.data.raw.load_raw`) -> the features table.
+    the image index of ``raw_dir`` (:func:`mtlbench.data.raw.load_raw`; or the index it
+    loads, :class:`~mtlbench.data.raw.RawImageFiles`, read once) -> the features table.
 
     ``vgg16_fc7`` runs :func:`extract_vgg16_fc7_files` (sharded, resumable); a backbone
     without a model (``pixels``) gets the decoded images as they are, which must then be
@@ -454,7 +454,7 @@ def extract_index_features(raw_dir: str | os.PathLike, out_path: str | os.PathLi
 
     if backbone not in BACKBONES:
         raise unknown_key_error("backbones", backbone, BACKBONES)
-    raw = load_raw(raw_dir)
+    raw = raw_dir if isinstance(raw_dir, RawImageFiles) else load_raw(raw_dir)
     if not isinstance(raw, RawImageFiles):
         raise DataError(f"{raw_dir}: holds images.npz, not an image index; use mtlbench features")
     cls = BACKBONES[backbone]

@@ -36,6 +36,14 @@ class FeatureTable:
         return int(self.feature.shape[1])
 
 
+def provenance(manifest: dict) -> dict:
+    """The provenance every features table's metadata block starts from: the raw
+    manifest's dataset, content hash and files (the raw stage's contract,
+    :mod:`mtlbench.data.raw`); each extraction path adds what it knows besides."""
+    return {"dataset": manifest.get("dataset"), "source_content_sha256": manifest.get("content_sha256"),
+            "source_files": manifest.get("files", {})}
+
+
 def write_features(path: str | Path, sample_id, task, label, feature: np.ndarray, metadata: dict) -> None:
     """Write the features table atomically (temporary name, then rename)."""
     table = features_table(sample_id, task, label, feature, metadata)

@@ -264,7 +264,7 @@ def softplus(x: torch.Tensor) -> torch.Tensor:
     ``F.softplus`` on the CPU computes the vectorised body and the tail of a tensor with
     different code, so an element's last bit depends on its position; the seeds stacked
     in one tensor would then not give the numbers of one seed alone.  exp and log1p have
-    no such dependence (tests/test_methods_vmtl.py checks it).
+    no such dependence (tests/methods/test_vmtl.py checks it).
     """
     return torch.where(x > 20, x, torch.log1p(torch.exp(x.clamp(max=20))))
 
