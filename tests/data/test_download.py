@@ -6,18 +6,11 @@ import hashlib
 import json
 
 import pytest
-from localhttp import Served, serve
+from localhttp import Served, no_proxy, serve  # noqa: F401 (autouse fixture)
 
 from mtlbench.data.download import DownloadError, Source, fetch
 
 BODY = bytes(range(256)) * 400  # 102,400 bytes
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch):
-    for k in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1")
 
 
 def md5(b: bytes) -> str:

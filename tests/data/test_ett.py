@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import ROOT
-from localhttp import Served, serve
+from localhttp import Served, no_proxy, serve  # noqa: F401 (autouse fixture)
 
 from mtlbench.config import validate_params
 from mtlbench.data.ett import ETT_TASKS, chronological_parts, read_ett_csv
@@ -31,13 +31,6 @@ from mtlbench.splits import chronological_split, read_split, write_split
 from mtlbench.train import build_problem
 
 HOURLY_PARTS = {"train": [0, 8640], "val": [8640, 11520], "test": [11520, 14400]}
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch):
-    for k in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1")
 
 
 def series(rows: int, steps_per_hour: int = 1, seed: int = 0) -> pd.DataFrame:

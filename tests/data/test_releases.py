@@ -15,19 +15,12 @@ import zipfile
 
 import numpy as np
 import pytest
-from localhttp import Served, serve
+from localhttp import Served, no_proxy, serve  # noqa: F401 (autouse fixture)
 from PIL import Image
 
 from mtlbench.data.prepare import prepare_dataset, read_index
 from mtlbench.data.releases import SOURCES, get_source
 from mtlbench.errors import ConfigError, DataError
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch):
-    for k in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1")
 
 
 def jpeg(seed: int) -> bytes:
