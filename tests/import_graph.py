@@ -27,7 +27,7 @@ STAGES: list[tuple[str, ...]] = [
      "mtlbench.gpu", "mtlbench.metrics", "mtlbench"),
     ("mtlbench.data",),
     ("mtlbench.features",),
-    ("mtlbench.splits", "mtlbench.published_splits"),  # split files: drawn or from published lists
+    ("mtlbench.splits",),  # split files: drawn (splits) or from published lists (splits.published)
     ("mtlbench.methods",),
     ("mtlbench.train", "mtlbench.robustness"),
     ("mtlbench.similarity",),

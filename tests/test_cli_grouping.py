@@ -30,6 +30,10 @@ def test_stages_end_to_end(files, capsys):
     assert main(["similarity", "--estimator", "wasserstein", *base, "--settings",
                  '{"method": "exact", "n_samples": 30}', "--name", "wasserstein_exact", "--out", str(d / "w.json")]) == 0
     assert main(["similarity", "--estimator", "h_divergence", *base, "--out", str(d / "h.json")]) == 0
+    # the orientation is the estimator's (its registry entry), whatever the label: the
+    # label "hdiv" does not start with the estimator's name
+    assert main(["similarity", "--estimator", "h_divergence", *base, "--name", "hdiv", "--out", str(d / "hd.json")]) == 0
+    assert [json.loads((d / n).read_text())["orientation"] for n in ("w.json", "h.json", "hd.json")] == ["distance"] * 3
     assert main(["similarity", "--estimator", "tag_affinity", *base, "--settings",
                  '{"hidden": 8, "steps": 10, "affinity_every": 5}', "--out", str(d / "z.json")]) == 0
     records = []

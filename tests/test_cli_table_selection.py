@@ -52,7 +52,7 @@ def test_grouping_mip_normalized_and_lookahead_pair(tmp_path):
     lp = json.loads((tmp_path / "lp.json").read_text())
     assert lp["estimator"] == "lookahead_pair" and len(lp["matrix"]) == 3
     gain = np.array([[0, 1.0, -1.0], [1.0, 0, -1.0], [-1.0, -1.0, 0]])
-    write_similarity(tmp_path / "g.json", gain, prob.tasks, "transfer_gain", {})
+    write_similarity(tmp_path / "g.json", gain, prob.tasks, "transfer_gain", {}, orientation="similarity")
     for solver in ("mip_normalized", "mip_normalized_partition"):
         out = tmp_path / f"{solver}.json"
         assert main(["grouping", "--solver", solver, "--gain", str(tmp_path / "g.json"), "--tasks", tasks,

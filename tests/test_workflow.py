@@ -184,7 +184,12 @@ def test_real_datasets_plan_download_features_splits_train(tmp_path):
     _, out = sh(tmp_path, "snakemake", "-n", "--cores", "8", "--resources", "gpu=2")
     counts = job_counts(out)
     assert counts["prepare_release"] == 5 and counts["index_images"] == 1
-    assert counts["features_files"] == 5 and counts["features"] == 1  # amtnn_digits: pixels
+    assert counts["features"] == 6  # the 5 image-file datasets and amtnn_digits (pixels), one rule
+    # an image index gets resources.features_files (720 min), array data resources.features (120)
+    jobs = re.split(r"\n\[[^\]\n]*\d{4}\]\n", out)  # one block per job, each after its time stamp
+    feat_jobs = {j.split("output: ")[1].split("\n")[0]: j for j in jobs if j.startswith("rule features:")}
+    assert re.search(r"runtime=720\b", feat_jobs["data/features/office_home/vgg16_fc7.parquet"])
+    assert re.search(r"runtime=120\b", feat_jobs["data/features/amtnn_digits/pixels.parquet"])
     assert counts["splits"] == 6 and counts["train"] == 12
     for d in releases:
         assert f"data/raw/{d}/manifest.json" in out

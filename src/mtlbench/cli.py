@@ -83,25 +83,17 @@ def cmd_prepare(a) -> None:
                     progress=not a.quiet)
 
 
-def cmd_features_files(a) -> None:
-    from .features.image_files import extract_index_features
-    from .runinfo import resolve_device
-
-    _set_threads(a.threads)
-    summary = extract_index_features(a.raw, a.out, a.config, device=resolve_device(a.device), workers=a.workers,
-                                     shard_size=a.shard_size, skip_unreadable=a.skip_unreadable,
-                                     decode=a.decode, jpeg_draft=a.jpeg_draft, prefetch=a.prefetch,
-                                     progress=not a.quiet)
-    print(json.dumps({k: v for k, v in summary.items() if k != "skipped"} | {"skipped": len(summary["skipped"])}))
-
-
 def cmd_features(a) -> None:
+    """Raw data -> features table (every backbone, every raw layout: mtlbench.features.extract)."""
     from .features.extract import extract_features
     from .runinfo import resolve_device
 
     _set_threads(a.threads)
-    extract_features(a.raw, a.backbone, a.config, a.out, device=resolve_device(a.device), progress=not a.quiet,
-                     workers=a.workers)
+    summary = extract_features(a.raw, a.backbone, a.config, a.out, device=resolve_device(a.device),
+                               progress=not a.quiet, workers=a.workers, shard_size=a.shard_size,
+                               skip_unreadable=a.skip_unreadable, decode=a.decode, jpeg_draft=a.jpeg_draft,
+                               prefetch=a.prefetch)
+    print(json.dumps({k: v for k, v in summary.items() if k != "skipped"} | {"skipped": len(summary["skipped"])}))
 
 
 def cmd_index_images(a) -> None:
@@ -152,8 +144,8 @@ def cmd_splits(a) -> None:
 def cmd_published_split(a) -> None:
     from .checks import build_dataclass
     from .data.raw import load_raw
-    from .published_splits import SplitListConfig, published_split
     from .splits import write_split
+    from .splits.published import SplitListConfig, published_split
 
     cfg = build_dataclass(SplitListConfig, a.config, "split_lists")
     raw = load_raw(a.raw)
@@ -168,7 +160,7 @@ def cmd_audit_splits(a) -> None:
 
     from .checks import build_dataclass
     from .io import read_json
-    from .published_splits import SplitListConfig, audit_lists, write_audit
+    from .splits.published import SplitListConfig, audit_lists, write_audit
 
     frames = []
     for name, values in a.config.items():
@@ -306,14 +298,6 @@ class _null:
         return False
 
 
-def _problems(features: str, splits: list[str], tasks: list[str]):
-    from .features.table import read_features
-    from .train import build_problem
-
-    table = read_features(features)  # once for all the splits
-    return [build_problem(table, s, tasks)[0] for s in splits]
-
-
 def cmd_similarity(a) -> None:
     """One estimator's task x task matrix -> results/similarity/{dataset}/{estimator}.json."""
     from .io import sha256_file
@@ -321,7 +305,8 @@ def cmd_similarity(a) -> None:
     from .similarity.io import write_similarity
 
     settings = dict(a.settings)
-    trains = get_estimator(a.estimator).inputs == "problem"  # a network: threads and device matter
+    est = get_estimator(a.estimator)
+    trains = est.inputs == "problem"  # a network: threads and device matter
     if trains:
         _set_threads(a.threads)
     matrix, inputs = estimate(a.estimator, settings, tasks=a.tasks, features=a.features, split=a.split,
@@ -330,7 +315,7 @@ def cmd_similarity(a) -> None:
     if a.features:
         inputs.update(features=a.features, features_sha256=sha256_file(a.features), split=a.split)
     write_similarity(a.out, matrix, a.tasks, a.name or a.estimator, {**settings, "seed": a.seed},
-                     dataset=a.dataset, inputs=inputs)
+                     orientation=est.orientation, dataset=a.dataset, inputs=inputs)
     print(f"{a.out}: {a.name or a.estimator} {len(a.tasks)}x{len(a.tasks)}")
 
 
@@ -343,38 +328,20 @@ def _device(name: str) -> str:
 def cmd_train_task_set(a) -> None:
     """Train one set of tasks together (bMTL) per (split, seed) -> a task-set record
     (accuracy per classification task, MSE per regression task)."""
-    from .checks import build_dataclass
-    from .io import sha256_file, write_json
-    from .methods.bmtl import BMTLHparams
-    from .similarity.transfer_gain import record_metric, record_score, task_set_scores
+    from .io import write_json
+    from .similarity.transfer_gain import record_metric, record_score, train_task_set
 
     _set_threads(a.threads)
-    if len(a.splits) != len(a.seeds):
-        raise ConfigError(f"--splits ({len(a.splits)}) and --seeds ({len(a.seeds)}) must pair up")
-    hp = build_dataclass(BMTLHparams, a.hparams, "transfer_gain.hparams")
-    problems = _problems(a.features, a.splits, a.tasks)
-    rec = task_set_scores(problems, a.tasks, hp, a.seeds, device=_device(a.device))
-    rec.update(hparams=a.hparams, inputs={"features": a.features, "features_sha256": sha256_file(a.features),
-                                          "splits": list(a.splits)})
+    rec = train_task_set(a.features, a.splits, a.tasks, a.hparams, a.seeds, device=_device(a.device))
     write_json(a.out, rec)
     print(f"{a.out}: " + ", ".join(f"{t} {record_metric(rec, t)} {record_score(rec, t):.4f}" for t in a.tasks))
 
 
 def cmd_transfer_gain(a) -> None:
     """Task-set records (each task alone, each pair) -> the transfer_gain similarity file."""
-    from .io import read_json
-    from .similarity.io import write_similarity
-    from .similarity.transfer_gain import gain_matrix, task_metric_names
+    from .similarity.transfer_gain import write_transfer_gain
 
-    records = [read_json(p) for p in a.records]
-    gain, joint, alone = gain_matrix(records, a.tasks)
-    metrics = task_metric_names(records, a.tasks)
-    write_similarity(a.out, gain, a.tasks, "transfer_gain", {"hparams": records[0].get("hparams", {}),
-                     "seeds": records[0].get("seeds")}, dataset=a.dataset,
-                     inputs={"records": list(a.records)},
-                     extra={"task_metric": metrics,  # per task (task_order): accuracy | mse
-                            "gain_definition": "accuracy: joint - alone; mse: alone - joint (positive = helps)",
-                            "joint_score": joint.tolist(), "alone_score": alone.tolist()})
+    gain = write_transfer_gain(a.out, a.records, a.tasks, a.dataset)
     print(f"{a.out}: mean off-diagonal gain {gain[~np.eye(len(gain), dtype=bool)].mean():+.4f}")
 
 
@@ -545,12 +512,21 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     common.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    s = sub.add_parser("features", parents=[common], help="raw images -> features table")
-    s.add_argument("--raw", required=True)
+    s = sub.add_parser("features", parents=[common],
+                       help="raw data -> features table (arrays, time-series windows, image files in shards)")
+    s.add_argument("--raw", required=True, help="data/raw/{dataset}")
     s.add_argument("--backbone", required=True)
-    s.add_argument("--config", type=_json_arg, default={}, help="backbone settings as JSON")
-    s.add_argument("--out", required=True)
-    s.add_argument("--workers", type=int, default=0, help="DataLoader processes decoding image files (image_folder)")
+    s.add_argument("--config", type=_json_arg, default={}, help="backbones.<backbone> settings as JSON")
+    s.add_argument("--out", required=True, help="data/features/{dataset}/{backbone}.parquet")
+    # the decoding of image files (an image index: the image releases, image_folder);
+    # array and series data take none of these
+    s.add_argument("--workers", type=int, default=0, help="DataLoader processes decoding image files (0: in this one)")
+    s.add_argument("--shard-size", type=int, default=4096, help="images per resumable shard (vgg16_fc7)")
+    s.add_argument("--skip-unreadable", action="store_true", help="leave unreadable images out (listed in the metadata)")
+    s.add_argument("--decode", choices=("cpu", "cuda"), default="cpu", help="cuda: JPEG decode on the GPU")
+    s.add_argument("--jpeg-draft", action="store_true",
+                   help="CPU decode of JPEGs at a reduced DCT scale (faster on large images, slightly different pixels)")
+    s.add_argument("--prefetch", type=int, default=4, help="batches each decode worker prepares ahead")
     s.set_defaults(fn=cmd_features)
 
     s = sub.add_parser("index-images", help="raw stage of an image_folder dataset: list the images (no decoding)")
@@ -578,19 +554,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=float, default=60.0, help="seconds without data before a try fails")
     s.set_defaults(fn=cmd_prepare)
 
-    s = sub.add_parser("features-files", parents=[common],
-                       help="image files (image index: releases, image_folder) -> VGG16 fc7 table, sharded")
-    s.add_argument("--raw", required=True, help="data/raw/{dataset} with index.parquet (the image index)")
-    s.add_argument("--out", required=True, help="data/features/{dataset}/vgg16_fc7.parquet")
-    s.add_argument("--config", type=_json_arg, default={}, help="backbones.vgg16_fc7 settings as JSON")
-    s.add_argument("--workers", type=int, default=4, help="DataLoader decode workers")
-    s.add_argument("--shard-size", type=int, default=4096, help="images per resumable shard")
-    s.add_argument("--skip-unreadable", action="store_true", help="leave unreadable images out (listed in the metadata)")
-    s.add_argument("--decode", choices=("cpu", "cuda"), default="cpu", help="cuda: JPEG decode on the GPU")
-    s.add_argument("--jpeg-draft", action="store_true",
-                   help="CPU decode of JPEGs at a reduced DCT scale (faster on large images, slightly different pixels)")
-    s.add_argument("--prefetch", type=int, default=4, help="batches each decode worker prepares ahead")
-    s.set_defaults(fn=cmd_features_files)
     s = sub.add_parser("similarity", parents=[common], help="one estimator's task x task matrix -> similarity JSON")
     s.add_argument("--estimator", required=True, help="a name of mtlbench.similarity.estimate.ESTIMATORS: "
                    + " | ".join(ESTIMATORS))

@@ -282,8 +282,8 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
     split_lists = {}
     for name, values in require_mapping(params.get("split_lists"), "split_lists").items():
-        # published split lists (mtlbench.published_splits): audit, and a split source
-        from .published_splits import SplitListConfig
+        # published split lists (mtlbench.splits.published): audit, and a split source
+        from .splits.published import SplitListConfig
 
         check_name(name, f"split_lists.{name!r}")
         cfg = build_dataclass(SplitListConfig, require_mapping(values, f"split_lists.{name}"), f"split_lists.{name}")

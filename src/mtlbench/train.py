@@ -111,6 +111,12 @@ def run(features_path: str | Path, split_path: str | Path, out_path: str | Path,
     return record
 
 
+def build_problems(features_path: str | Path, split_paths: list, tasks: list[str]) -> list[tuple[Problem, dict]]:
+    """:func:`build_problem` for each split of one features table, read once."""
+    table = read_features(features_path)
+    return [build_problem(table, sp, tasks) for sp in split_paths]
+
+
 def run_seeds(features_path: str | Path, split_paths: list, out_paths: list, *, dataset: str, tasks: list[str],
               method: str, algorithm: str, hparams: dict, ratio: float, seeds: list[int], device: str = "auto",
               progress: bool = True) -> list[dict]:
@@ -122,8 +128,7 @@ def run_seeds(features_path: str | Path, split_paths: list, out_paths: list, *, 
     hparams, selection = split_selection(hparams, method)
     hp = build_dataclass(cls.Hparams, hparams, f"methods.{method}")
     device = resolve_device(device)
-    table = read_features(features_path)  # once for every seed's split
-    loaded = [build_problem(table, sp, tasks) for sp in split_paths]
+    loaded = build_problems(features_path, split_paths, tasks)
     loaded = [(_with_validation(p, selection, s), m) for (p, m), s in zip(loaded, seeds)]
     features_sha = sha256_file(features_path)
     model = cls(hp)

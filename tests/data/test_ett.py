@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tarfile
 
@@ -373,7 +374,10 @@ def test_ett_config_plans_download_features_splits_train(tmp_path):
             jobs[parts[0]] = int(parts[1])
     assert jobs["prepare_release"] == 1 and jobs["features"] == 1 and jobs["splits"] == seeds
     assert jobs["train"] == len(methods) * seeds
-    assert "download" not in jobs and "features_files" not in jobs
+    assert "download" not in jobs
+    # the series is windowed by the one features rule, with the non-image cluster limits
+    feat_job = re.split(r"\n\[[^\]\n]*\d{4}\]\n", out[out.index("rule features:"):])[0]
+    assert "data/features/etth1/window.parquet" in feat_job and re.search(r"runtime=120\b", feat_job)
     for path in ("data/raw/etth1/manifest.json", "data/features/etth1/window.parquet",
                  "data/splits/etth1/r1_s0.parquet", "results/runs/etth1/stl/r1_s0.json",
                  "results/tables/etth1_1_mse.md", "results/tables/etth1_1_mae.md"):

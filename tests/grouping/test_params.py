@@ -42,3 +42,30 @@ def test_similarity_ratio_must_be_a_split_of_a_time_series():
     assert validate_params({**ett, "similarity": {"ratio": 1}})["similarity"]["ratio"] == 1.0
     with pytest.raises(ConfigError, match=r"similarity.ratio.*etth1.*1.0"):
         validate_params({**ett, "similarity": {"ratio": 0.5}})
+
+
+def test_grouping_files_are_planned_from_the_solver_registry(monkeypatch):
+    """The grouping files of a dataset come from the solver registry (grouping_runs), so
+    the rules name no solver: a new solver is a registry line, not a .smk edit."""
+    from mtlbench.grouping import params as gp
+    from mtlbench.grouping.solve import SOLVERS, Solver
+
+    section = {"cluster_on": ["w"], "random_seeds": [0, 4]}
+    estimators = {"w": {"estimator": "wasserstein"}, "lp": {"estimator": "lookahead_pair"}}
+    runs = gp.grouping_runs({**gp.GROUPING_DEFAULTS, **section}, estimators, n_tasks=3)
+    assert list(runs) == ["mip", "mip_overlap", "mip_normalized", "all_in_one", "each_alone", "tag", "hoa",
+                          "random_s0", "random_s4", "cluster_w", "mip_normalized_lookahead", "exhaustive"]
+    assert runs["tag"]["similarity"] == "tag_affinity" and runs["hoa"]["similarity"] == "transfer_gain"
+    assert runs["random_s4"] == {"solver": "random", "similarity": None, "seed": 4, "options": {}}
+    assert runs["cluster_w"] == {"solver": "cluster", "similarity": "w", "seed": 0,
+                                 "options": {"cluster_method": "spectral"}}
+    assert runs["mip_normalized_lookahead"]["solver"] == "mip_normalized"
+    assert runs["mip_normalized_lookahead"]["similarity"] == "lp"
+    # above exhaustive_max_tasks there is no certificate; without a lookahead estimator no paper pairing
+    assert "exhaustive" not in gp.grouping_runs(gp.GROUPING_DEFAULTS, {}, n_tasks=13)
+    assert "mip_normalized_lookahead" not in gp.grouping_runs(gp.GROUPING_DEFAULTS, {}, n_tasks=3)
+    # a new solver: one registry entry, planned like the others (here one file per random seed)
+    monkeypatch.setitem(SOLVERS, "sampled", Solver(lambda g, b, x: None, per_seed=True))
+    resolved = validate_params({**BASE, "similarity": {"datasets": ["digits_shift"]},
+                                "grouping": {"solvers": ["sampled"], "random_seeds": [1, 2]}})
+    assert list(resolved["grouping"]["runs"]["digits_shift"]) == ["sampled_s1", "sampled_s2", "exhaustive"]

@@ -6,6 +6,7 @@ import torch
 
 from mtlbench.errors import ConfigError, DataError
 from mtlbench.similarity.correlation import correlation_table, rank_correlation
+from mtlbench.similarity.estimate import ESTIMATORS
 from mtlbench.similarity.h_divergence import proxy_a_distance
 from mtlbench.similarity.io import read_similarity, write_similarity
 from mtlbench.similarity.transfer_gain import gain_matrix, task_set_accuracy, task_sets
@@ -124,9 +125,12 @@ def test_rank_correlation_signs():
 
 def test_similarity_file_roundtrip(tmp_path):
     m = np.arange(9.0).reshape(3, 3)
-    rec = write_similarity(tmp_path / "w.json", m, ["a", "b", "c"], "wasserstein_exact", {"n_samples": 5})
+    rec = write_similarity(tmp_path / "w.json", m, ["a", "b", "c"], "wasserstein_exact", {"n_samples": 5},
+                           orientation=ESTIMATORS["wasserstein"].orientation)
     assert rec["orientation"] == "distance"
+    with pytest.raises(DataError, match="orientation must be one of similarity, distance"):
+        write_similarity(tmp_path / "y.json", m, ["a", "b", "c"], "w", {}, orientation="closeness")
     back, _ = read_similarity(tmp_path / "w.json", ["c", "a", "b"])
     assert back[0, 1] == m[2, 0] and back[1, 2] == m[0, 1]
     with pytest.raises(DataError):
-        write_similarity(tmp_path / "x.json", m, ["a", "b"], "tag_affinity", {})
+        write_similarity(tmp_path / "x.json", m, ["a", "b"], "tag_affinity", {}, orientation="similarity")

@@ -3,52 +3,31 @@
 # against the oracle where every subset can be trained).
 
 
-# the first lookahead_pair estimator (the grouping paper's gains), if any
-LOOKAHEAD = next((l for l, e in SIM.get("estimators", {}).items() if e["estimator"] == "lookahead_pair"), None)
+def grouping_runs(d):
+    """The grouping files of dataset d: name -> {solver, similarity, seed, options}, planned
+    by the library from the solver registry (mtlbench.grouping.params.grouping_runs)."""
+    return GROUPING["runs"][d]
 
 
 def grouping_names(d):
-    """One grouping file per solver; cluster and random baselines once per estimator / seed."""
-    names = []
-    for solver in GROUPING.get("solvers", []):
-        if solver == "random":
-            names += [f"random_s{s}" for s in GROUPING.get("random_seeds", [0])]
-        elif solver != "cluster":
-            names.append(solver)
-    names += [f"cluster_{label}" for label in GROUPING.get("cluster_on", [])]
-    if "mip_normalized" in names and LOOKAHEAD:  # the paper's program on the paper's estimator
-        names.append("mip_normalized_lookahead")
-    if len(P["datasets"][d]["tasks"]) <= GROUPING.get("exhaustive_max_tasks", 0) and "exhaustive" not in names:
-        names.append("exhaustive")
-    return names
+    return list(grouping_runs(d))
 
 
 def grouping_args(wc):
-    """--solver, --similarity and --seed for a grouping file name."""
-    name, d = wc.name, wc.dataset
-    if name.startswith("random_s"):
-        return f"--solver random --seed {name[len('random_s'):]}"
-    if name.startswith("cluster_"):
-        label = name[len("cluster_"):]
-        return (f"--solver cluster --similarity results/similarity/{d}/{label}.json"
-                f" --cluster-method {GROUPING.get('cluster_method', 'spectral')} --seed 0")
-    if name == "tag":  # TAG selects on its own lookahead affinities
-        return f"--solver tag --similarity results/similarity/{d}/tag_affinity.json --seed 0"
-    if name == "mip_normalized_lookahead":
-        return f"--solver mip_normalized --similarity results/similarity/{d}/{LOOKAHEAD}.json --seed 0"
-    if name == "hoa":  # HOA approximates a group's value from the measured pairwise gains
-        return f"--solver hoa --similarity results/similarity/{d}/transfer_gain.json --seed 0"
-    return f"--solver {name} --seed 0"
+    """--solver, --similarity, the solver's options and --seed of one grouping file."""
+    run = grouping_runs(wc.dataset)[wc.name]
+    args = [f"--solver {run['solver']}"]
+    if run["similarity"]:
+        args.append(f"--similarity results/similarity/{wc.dataset}/{run['similarity']}.json")
+    args += [f"--{k.replace('_', '-')} {v}" for k, v in run["options"].items()]
+    return " ".join(args + [f"--seed {run['seed']}"])
 
 
 def grouping_inputs(wc):
     out = {"gain": f"results/similarity/{wc.dataset}/transfer_gain.json"}
-    if wc.name.startswith("cluster_"):
-        out["similarity"] = f"results/similarity/{wc.dataset}/{wc.name[len('cluster_'):]}.json"
-    elif wc.name == "tag":
-        out["similarity"] = f"results/similarity/{wc.dataset}/tag_affinity.json"
-    elif wc.name == "mip_normalized_lookahead":
-        out["similarity"] = f"results/similarity/{wc.dataset}/{LOOKAHEAD}.json"
+    similarity = grouping_runs(wc.dataset)[wc.name]["similarity"]
+    if similarity and similarity != "transfer_gain":
+        out["similarity"] = f"results/similarity/{wc.dataset}/{similarity}.json"
     return out
 
 

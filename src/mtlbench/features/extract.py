@@ -1,4 +1,11 @@
-"""The features stage: raw images -> features table."""
+"""The features stage: raw data -> features table, the one entry point for every backbone.
+
+Array raw data (the embedded datasets, ``amtnn_digits``) is batched in memory; a time
+series (ETT) becomes forecast windows; an image index (the image releases,
+``image_folder``) goes to :func:`mtlbench.features.image_files.extract_index_features`
+(DataLoader decoding; VGG16 fc7 in resumable shards).  ``mtlbench features`` and the
+``features`` rule call :func:`extract_features`.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +20,15 @@ from .table import provenance, write_features
 
 
 def extract_features(raw_dir: str | Path, backbone: str, config: dict, out_path: str | Path,
-                     device: str = "cpu", progress: bool = True, workers: int = 0) -> None:
-    """Run ``backbone`` over every sample of ``raw_dir`` and write the features table.
+                     device: str = "cpu", progress: bool = True, workers: int = 0, **image_options) -> dict:
+    """Run ``backbone`` over every sample of ``raw_dir`` and write the features table;
+    returns ``{num_samples, skipped, shards}`` (``skipped``: unreadable images left out).
 
-    Array raw data is batched in memory; an image index (the releases, ``image_folder``)
-    goes to :func:`mtlbench.features.image_files.extract_index_features`, the one path for
-    image files, with ``workers`` DataLoader processes (0: in this process) and the
-    default decoding settings (``mtlbench features-files`` takes all of them).
+    ``workers``: DataLoader processes decoding image files (0: in this process).
+    ``image_options``: the decoding settings of an image index (params.yaml ``features``:
+    shard_size, skip_unreadable, decode, jpeg_draft, prefetch), passed to
+    :func:`~mtlbench.features.image_files.extract_index_features`; array and series data
+    take none of them.
     """
     from ..checks import unknown_key_error
 
@@ -28,23 +37,22 @@ def extract_features(raw_dir: str | Path, backbone: str, config: dict, out_path:
     raw = load_raw(raw_dir)
     cls = BACKBONES[backbone]
     if isinstance(raw, RawSeries) or cls.input == "series":
-        _series_features(raw, cls, build_dataclass(cls.Config, config, f"backbones.{backbone}"), out_path)
-        return
+        return _series_features(raw, cls, build_dataclass(cls.Config, config, f"backbones.{backbone}"), out_path)
     if isinstance(raw, RawImageFiles):
         from .image_files import extract_index_features
 
-        extract_index_features(raw, out_path, config, backbone=backbone, device=device, workers=workers,
-                               progress=progress)
-        return
+        return extract_index_features(raw, out_path, config, backbone=backbone, device=device, workers=workers,
+                                      progress=progress, **image_options)
     cfg = build_dataclass(cls.Config, config, f"backbones.{backbone}")
     feats = cls.extract(raw.image, cfg, device=device, progress=progress)
     meta = dict(cls.describe(cfg), config=dataclasses.asdict(cfg), **provenance(raw.manifest),
                 classes=raw.manifest.get("classes"), task_types=raw.manifest.get("task_types", {}),
                 source=raw.manifest.get("source"))
     write_features(out_path, raw.sample_id, raw.task, raw.label, feats, meta)
+    return {"num_samples": len(raw.sample_id), "skipped": [], "shards": 1}
 
 
-def _series_features(raw, cls, cfg, out_path) -> None:
+def _series_features(raw, cls, cfg, out_path) -> dict:
     """A time series (ETT) -> forecast windows (:mod:`mtlbench.features.windows`)."""
     from .windows import make_windows
 
@@ -59,4 +67,5 @@ def _series_features(raw, cls, cfg, out_path) -> None:
     meta = dict(cls.describe(cfg), config=dataclasses.asdict(cfg), **provenance(raw.manifest),
                 sources=raw.manifest.get("sources"), classes=None, steps_per_hour=sph, **win["metadata"])
     write_features(out_path, win["sample_id"], win["task"], win["label"], win["feature"], meta)
+    return {"num_samples": len(win["sample_id"]), "skipped": [], "shards": 1}
 

@@ -65,4 +65,43 @@ def validate_grouping(section: Any, datasets: dict, estimators: dict) -> dict:
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
         raise ConfigError(f"grouping.table_random_draws: must be an integer >= 1, got {draws!r}")
     out["time_limit_s"] = float(out["time_limit_s"])
+    # the grouping files each dataset plans (the rules read them: no rule names a solver)
+    out["runs"] = {d: grouping_runs(out, estimators, len(spec["tasks"])) for d, spec in datasets.items()}
     return out
+
+
+def grouping_runs(grouping: dict, estimators: dict, n_tasks: int) -> dict[str, dict]:
+    """The grouping files of one dataset of ``n_tasks`` tasks, from the checked section:
+    file name -> ``{solver, similarity, seed, options}``.
+
+    ``similarity`` is the label of the similarity file the solver selects on (None: the
+    gains only); ``options`` are solver settings passed as flags.  Planned from the
+    solver registry (:class:`mtlbench.grouping.solve.Solver`): a ``per_seed`` solver gets
+    one file per ``random_seeds`` (``random_s0``, ...), a ``per_similarity`` one a file per
+    ``cluster_on`` label (``cluster_<label>``, whether or not it is listed in ``solvers``); ``mip_normalized_lookahead`` is the paper's
+    program on the paper's estimator (the first ``lookahead_pair`` estimator), added beside
+    ``mip_normalized``; ``exhaustive`` certifies ``mip`` up to ``exhaustive_max_tasks``.
+    The rules read this (resolved into ``P``), so no rule names a solver.
+    """
+    runs: dict[str, dict] = {}
+
+    def add(name, solver, similarity=None, seed=0, **options):
+        runs[name] = {"solver": solver, "similarity": similarity, "seed": int(seed), "options": options}
+
+    for name in grouping["solvers"]:
+        entry = SOLVERS[name]
+        if entry.per_seed:
+            for seed in grouping["random_seeds"]:
+                add(f"{name}_s{seed}", name, seed=seed)
+        elif not entry.per_similarity:  # those come from cluster_on, listed or not
+            add(name, name, entry.selects_on)
+    for name, entry in SOLVERS.items():
+        if entry.per_similarity:
+            for label in grouping["cluster_on"]:
+                add(f"{name}_{label}", name, label, cluster_method=grouping["cluster_method"])
+    lookahead = next((label for label, e in estimators.items() if e["estimator"] == "lookahead_pair"), None)
+    if "mip_normalized" in runs and lookahead:
+        add("mip_normalized_lookahead", "mip_normalized", lookahead)
+    if n_tasks <= grouping["exhaustive_max_tasks"] and "exhaustive" not in runs:
+        add("exhaustive", "exhaustive")
+    return runs

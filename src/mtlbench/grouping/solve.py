@@ -48,10 +48,18 @@ class SolveInputs:
 
 @dataclass(frozen=True)
 class Solver:
-    """``run(gain, budget, inputs)``; ``needs_similarity``: it selects from another matrix."""
+    """``run(gain, budget, inputs)``; ``needs_similarity``: it selects from another matrix.
+
+    What the workflow plans from it (:func:`mtlbench.grouping.params.grouping_runs`):
+    ``selects_on``, the similarity label it reads (``tag_affinity``, ``transfer_gain``);
+    ``per_seed``, one grouping per ``grouping.random_seeds``; ``per_similarity``, one
+    grouping per ``grouping.cluster_on`` label (and none otherwise)."""
 
     run: Callable[[np.ndarray, int, SolveInputs], Any]
     needs_similarity: bool = False
+    selects_on: str | None = None
+    per_seed: bool = False
+    per_similarity: bool = False
 
 
 def _mip(gain, budget, x: SolveInputs):
@@ -134,10 +142,12 @@ SOLVERS: dict[str, Solver] = {
     "exhaustive": Solver(_exhaustive),
     "all_in_one": Solver(_all_in_one),
     "each_alone": Solver(_each_alone),
-    "tag": Solver(_tag, needs_similarity=True),
-    "hoa": Solver(_hoa, needs_similarity=True),
-    "cluster": Solver(_cluster, needs_similarity=True),
-    "random": Solver(_random),
+    # TAG selects on its own lookahead affinities; HOA approximates a group's value from
+    # the measured pairwise gains
+    "tag": Solver(_tag, needs_similarity=True, selects_on="tag_affinity"),
+    "hoa": Solver(_hoa, needs_similarity=True, selects_on="transfer_gain"),
+    "cluster": Solver(_cluster, needs_similarity=True, per_similarity=True),
+    "random": Solver(_random, per_seed=True),
 }
 
 

@@ -20,8 +20,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..io import atomic_path
-
-ORIENTATIONS = ("similarity", "distance")
+from .io import ORIENTATIONS
 
 
 def offdiag(matrix: np.ndarray) -> np.ndarray:

@@ -32,7 +32,9 @@ class Estimator:
     (the :class:`~mtlbench.methods.base.Problem` of the split, a network is trained on it)
     or ``runs`` (run JSONs holding a learned relation).  ``settings``: the keys it takes,
     or ``hparams`` (``"module:Class"``, a dataclass whose fields are the keys).
-    ``uses_gpu``: it trains a network (the rule claims a GPU).
+    ``uses_gpu``: it trains a network (the rule claims a GPU).  ``orientation``: how its
+    matrix reads, ``similarity`` (larger = more related) or ``distance``; written into
+    the similarity file, read by the correlation and clustering steps.
     """
 
     inputs: str
@@ -40,6 +42,7 @@ class Estimator:
     settings: tuple[str, ...] = ()
     hparams: str | None = None
     uses_gpu: bool = False
+    orientation: str = "similarity"
 
     def hparams_class(self) -> type | None:
         if self.hparams is None:
@@ -93,8 +96,10 @@ def _learned(runs: Sequence[str], settings: dict, tasks: list[str]) -> np.ndarra
 
 ESTIMATORS: dict[str, Estimator] = {
     "wasserstein": Estimator("samples", _wasserstein,
-                             settings=("method", "n_samples", "eps", "n_projections", "label_weight", "relative")),
-    "h_divergence": Estimator("samples", _h_divergence, settings=("n_samples", "test_fraction", "C", "clip")),
+                             settings=("method", "n_samples", "eps", "n_projections", "label_weight", "relative"),
+                             orientation="distance"),
+    "h_divergence": Estimator("samples", _h_divergence, settings=("n_samples", "test_fraction", "C", "clip"),
+                              orientation="distance"),
     "tag_affinity": Estimator("problem", _tag_affinity, hparams=".tag_affinity:TagAffinityHparams", uses_gpu=True),
     "lookahead_pair": Estimator("problem", _lookahead_pair, hparams=".lookahead_pair:LookaheadPairHparams",
                                 uses_gpu=True),

@@ -15,26 +15,22 @@ import numpy as np
 from ..errors import DataError
 from ..io import read_json, write_json
 
-ORIENTATION = {"wasserstein": "distance", "h_divergence": "distance", "transfer_gain": "similarity",
-               "tag_affinity": "similarity", "learned": "similarity"}
+ORIENTATIONS = ("similarity", "distance")  # larger = more related, or larger = less related
 
 
-def default_orientation(estimator: str) -> str:
-    """``distance`` for wasserstein* and h_divergence*, else ``similarity``."""
-    for prefix, ori in ORIENTATION.items():
-        if estimator.startswith(prefix):
-            return ori
-    return "similarity"
-
-
-def write_similarity(path: str | Path, matrix, tasks: list[str], estimator: str, settings: dict,
-                     dataset: str = "", orientation: str | None = None, inputs: dict | None = None,
+def write_similarity(path: str | Path, matrix, tasks: list[str], estimator: str, settings: dict, *,
+                     orientation: str, dataset: str = "", inputs: dict | None = None,
                      extra: dict | None = None) -> dict:
+    """The similarity file of one estimator (``estimator``: its label).  ``orientation``
+    is the estimator's own (:attr:`mtlbench.similarity.estimate.Estimator.orientation`;
+    ``similarity`` for the measured gains)."""
+    if orientation not in ORIENTATIONS:
+        raise DataError(f"{estimator}: orientation must be one of {', '.join(ORIENTATIONS)}; got {orientation!r}")
     m = np.asarray(matrix, dtype=float)
     if m.shape != (len(tasks), len(tasks)):
         raise DataError(f"{estimator}: matrix shape {m.shape} does not match {len(tasks)} tasks")
     record = {"estimator": estimator, "dataset": dataset, "task_order": list(tasks), "matrix": m.tolist(),
-              "orientation": orientation or default_orientation(estimator),
+              "orientation": orientation,
               "settings": settings, "inputs": inputs or {}, **(extra or {})}
     write_json(path, record)
     return record

@@ -46,13 +46,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..methods.base import Problem
-from ..methods.blocks.nets import (
-    MLPHparams,
-    TaskTensors,
-    mlp_extractor,
-    seeded_generator,
-    task_loss,
-)
+from ..methods.blocks.nets import MLPHparams, joint_mlp, seeded_generator, task_loss
 
 
 @dataclass(frozen=True)
@@ -79,10 +73,7 @@ def lookahead_pair(problem: Problem, hp: LookaheadPairHparams, seed: int = 0, de
     gen = seeded_generator(seed)
     tasks = problem.tasks
     n = len(tasks)
-    reg = {t: problem.task_type(t) == "regression" for t in tasks}
-    data = {t: TaskTensors(problem.data[t], device, reg[t]) for t in tasks}
-    extractor = mlp_extractor(problem.in_dim, hp.hidden, hp.dropout).to(device)
-    heads = nn.ModuleDict({t: nn.Linear(hp.hidden, 1 if reg[t] else problem.n_classes) for t in tasks}).to(device)
+    reg, data, extractor, heads = joint_mlp(problem, hp, device)
     model = nn.ModuleDict({"extractor": extractor, "heads": heads})
     opt = torch.optim.Adam(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
     groups = lookahead_groups(n)

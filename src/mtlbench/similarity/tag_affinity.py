@@ -26,18 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 from torch.func import functional_call
 
 from ..errors import ConfigError
 from ..methods.base import Problem
-from ..methods.blocks.nets import (
-    MLPHparams,
-    TaskTensors,
-    mlp_extractor,
-    seeded_generator,
-    task_loss,
-)
+from ..methods.blocks.nets import MLPHparams, joint_mlp, seeded_generator, task_loss
 
 
 @dataclass(frozen=True)
@@ -58,10 +51,7 @@ def tag_affinity(problem: Problem, hp: TagAffinityHparams, seed: int = 0, device
     rows and columns in ``problem.tasks`` order; the diagonal holds Ẑ_{t→t}."""
     gen = seeded_generator(seed)
     tasks = problem.tasks
-    reg = {t: problem.task_type(t) == "regression" for t in tasks}
-    data = {t: TaskTensors(problem.data[t], device, reg[t]) for t in tasks}
-    extractor = mlp_extractor(problem.in_dim, hp.hidden, hp.dropout).to(device)
-    heads = nn.ModuleDict({t: nn.Linear(hp.hidden, 1 if reg[t] else problem.n_classes) for t in tasks}).to(device)
+    reg, data, extractor, heads = joint_mlp(problem, hp, device)
     opt = torch.optim.Adam(list(extractor.parameters()) + list(heads.parameters()), lr=hp.lr,
                            weight_decay=hp.weight_decay)
     shared = dict(extractor.named_parameters())

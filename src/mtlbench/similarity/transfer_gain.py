@@ -32,7 +32,7 @@ import itertools
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..methods.base import Problem
 from ..methods.bmtl import BMTL, BMTLHparams
 from ..metrics import HIGHER_IS_BETTER, task_metrics
@@ -75,6 +75,25 @@ def task_set_scores(problems: list[Problem], tasks: list[str], hp: BMTLHparams, 
 
 
 task_set_accuracy = task_set_scores  # the former name (classification records are unchanged)
+
+
+def train_task_set(features: str, splits: list[str], tasks: list[str], hparams: dict, seeds: list[int],
+                   device: str = "cpu") -> dict:
+    """What ``mtlbench train-task-set`` writes: ``tasks`` trained together (bMTL with
+    ``hparams``, ``transfer_gain.hparams``) on each (split, seed) of one features table,
+    as a task-set record with its hyper-parameters and inputs."""
+    from ..checks import build_dataclass
+    from ..io import sha256_file
+    from ..train import build_problems
+
+    if len(splits) != len(seeds):
+        raise ConfigError(f"--splits ({len(splits)}) and --seeds ({len(seeds)}) must pair up")
+    hp = build_dataclass(BMTLHparams, hparams, "transfer_gain.hparams")
+    problems = [p for p, _ in build_problems(features, splits, tasks)]
+    rec = task_set_scores(problems, tasks, hp, seeds, device=device)
+    rec.update(hparams=hparams, inputs={"features": features, "features_sha256": sha256_file(features),
+                                        "splits": list(splits)})
+    return rec
 
 
 def record_metric(record: dict, task: str) -> str:
@@ -141,3 +160,21 @@ def gain_matrix(records: list[dict], tasks: list[str]) -> tuple[np.ndarray, np.n
     np.fill_diagonal(gain, 0.0)
     np.fill_diagonal(joint, alone)
     return gain, joint, alone
+
+
+def write_transfer_gain(out: str, record_paths: list[str], tasks: list[str], dataset: str) -> np.ndarray:
+    """What ``mtlbench transfer-gain`` writes: the task-set records (each task alone, each
+    pair) -> the ``transfer_gain`` similarity file (eq. (1) / (2)), with the joint and
+    alone scores; returns the gain matrix."""
+    from ..io import read_json
+    from .io import write_similarity
+
+    records = [read_json(p) for p in record_paths]
+    gain, joint, alone = gain_matrix(records, tasks)
+    write_similarity(out, gain, tasks, "transfer_gain", {"hparams": records[0].get("hparams", {}),
+                     "seeds": records[0].get("seeds")}, dataset=dataset, orientation="similarity",
+                     inputs={"records": list(record_paths)},
+                     extra={"task_metric": task_metric_names(records, tasks),  # per task (task_order)
+                            "gain_definition": "accuracy: joint - alone; mse: alone - joint (positive = helps)",
+                            "joint_score": joint.tolist(), "alone_score": alone.tolist()})
+    return gain

@@ -75,6 +75,18 @@ def predict(extractor: nn.Module, head: nn.Module, x: torch.Tensor, regression: 
     return out.squeeze(-1).cpu().numpy() if regression else out.argmax(1).cpu().numpy()
 
 
+def joint_mlp(problem, hp: MLPHparams, device: str):
+    """The joint network of the lookahead estimators (TAG, lookahead_pair): per task its
+    regression flag and tensors, a shared MLP extractor and one linear head per task
+    (built in this order, so a seed gives the same weights)."""
+    reg = {t: problem.task_type(t) == "regression" for t in problem.tasks}
+    data = {t: TaskTensors(problem.data[t], device, reg[t]) for t in problem.tasks}
+    extractor = mlp_extractor(problem.in_dim, hp.hidden, hp.dropout).to(device)
+    heads = nn.ModuleDict({t: nn.Linear(hp.hidden, 1 if reg[t] else problem.n_classes)
+                           for t in problem.tasks}).to(device)
+    return reg, data, extractor, heads
+
+
 def seeded_generator(seed: int) -> torch.Generator:
     torch.manual_seed(seed)
     gen = torch.Generator()

@@ -25,9 +25,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import DataError
-from .features.table import META_KEY
-from .io import atomic_path, read_parquet, sha256_text
+from ..errors import DataError
+from ..features.table import META_KEY
+from ..io import atomic_path, read_parquet, sha256_text
 
 
 def _n_train(n: int, ratio: float) -> int:

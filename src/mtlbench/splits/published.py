@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def rewrite_path(path: str, label: int, task: str, rules, rename: dict | None, c
 
 
 def _source(cfg: SplitListConfig):
-    from .data.sources import Source
+    from ..data.sources import Source
 
     return Source(cfg.lists, cfg.subdir)
 
@@ -242,7 +242,7 @@ def audit_markdown(audit: pd.DataFrame) -> str:
 
 def write_audit(audit: pd.DataFrame, out_stem: str | Path) -> None:
     """``{stem}.csv`` and ``{stem}.md``, atomically."""
-    from .io import atomic_path
+    from ..io import atomic_path
 
     out_stem = Path(out_stem)
     with atomic_path(out_stem.with_suffix(".csv")) as tmp:

@@ -9,7 +9,7 @@ import pytest
 
 from mtlbench.config import build_dataclass, validate_params
 from mtlbench.errors import ConfigError, DataError
-from mtlbench.published_splits import (
+from mtlbench.splits.published import (
     SplitListConfig,
     audit_lists,
     audit_markdown,
@@ -114,7 +114,7 @@ def test_shared_mrn_office_lists_resolve_onto_the_shared_images(shared_data, sha
     from mtlbench.data.image_folder import scan_image_folder
     from mtlbench.data.kinds import ImageFolderConfig
 
-    params = yaml.safe_load((Path(__file__).parents[1] / "configs" / "office_caltech.yaml").read_text())
+    params = yaml.safe_load((Path(__file__).parents[2] / "configs" / "office_caltech.yaml").read_text())
     entry = dict(params["split_lists"]["office_caltech_mrn"], lists=str(shared_splits / "mrn_split_lists.tar.gz"))
     cfg = build_dataclass(SplitListConfig, entry, "split_lists.office_caltech_mrn")
     index, classes, _, _ = scan_image_folder(ImageFolderConfig(kind="image_folder", root=str(shared_data / "office_caltech10_images.tar")))
