@@ -1,6 +1,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -102,3 +103,32 @@ def test_accuracy_figure_splits_methods_from_variants_and_marks_the_ratios_run(t
     only = write_figure(_fake_runs(tmp_path, {"stl": "stl", "bmtl": "bmtl"}, ratios=(0.1,)), out, "d", "accuracy",
                         ["stl", "bmtl"])
     assert only == {"panels": [("methods", ["stl", "bmtl"])], "xticks": [10.0]}
+
+
+def test_many_tasks_give_median_and_worst_decile_columns(tmp_path):
+    """Above MAX_TASK_COLUMNS tasks the Markdown table shows median and worst decile over
+    tasks (per seed, then mean ± CI) instead of a column per task; the CSV keeps every task."""
+    from mtlbench.report.tables import MAX_TASK_COLUMNS
+
+    tasks = [f"school{k}" for k in range(20)]
+    assert len(tasks) > MAX_TASK_COLUMNS
+    paths = []
+    for seed in range(2):
+        per_task = {t: {"mse": 0.1 * (k + 1) + 0.01 * seed} for k, t in enumerate(tasks)}  # task k: 0.1 (k+1)
+        p = tmp_path / f"stl_{seed}.json"
+        write_json(p, {"dataset": "exam", "method": "stl", "ratio": 0.75, "seed": seed,
+                       "metrics": {"per_task": per_task,
+                                   "average": {"mse": float(np.mean([v["mse"] for v in per_task.values()]))}}})
+        paths.append(p)
+    write_tables(paths, tmp_path / "t", "exam", tasks, ["stl"], [0.75], ["mse"])
+    md = (tmp_path / "t" / "exam_0.75_mse.md").read_text()
+    assert "| method | median | worst_decile | avg |" in md and "school3" not in md
+    # median of 0.1..2.0 is 1.05; an error's worst decile is its 90th percentile, 1.81; +0.005 for the 2 seeds
+    assert "| stl | 1.055 ± 0.064 | 1.815 ± 0.064 | **1.055 ± 0.064** |" in md
+    csv = pd.read_csv(tmp_path / "t" / "exam_0.75_mse.csv")
+    assert set(tasks) <= set(csv.task) and {"median", "worst_decile", "avg"} <= set(csv.task)
+    # a few tasks: one column per task, as before, and no spread rows in the CSV
+    small = _runs(tmp_path)
+    write_tables(small, tmp_path / "s", "toy", ["x", "y"], ["stl"], [0.1], ["accuracy"])
+    assert "| method | x | y | avg |" in (tmp_path / "s" / "toy_0.1_accuracy.md").read_text()
+    assert "median" not in set(pd.read_csv(tmp_path / "s" / "toy_0.1_accuracy.csv").task)
