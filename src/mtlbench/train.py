@@ -75,8 +75,20 @@ def build_problem(features_path: str | Path | FeatureTable, split_path: str | Pa
     classes = meta.get("classes")
     cls_labels = [ft.label[ft.task == t] for t in tasks if task_types.get(t, "classification") == "classification"]
     n_classes = len(classes) if classes else (int(max(lbl.max() for lbl in cls_labels)) + 1 if cls_labels else 1)
-    problem = Problem(tasks=list(tasks), n_classes=n_classes, data=data, task_types=task_types)
+    problem = Problem(tasks=list(tasks), n_classes=n_classes, data=data, task_types=task_types,
+                      input_masks=_input_masks(meta, tasks))
     return standardize_targets(problem), split_meta
+
+
+def _input_masks(meta: dict, tasks: list[str]) -> dict[str, np.ndarray]:
+    """Per-task input masks of a tabular table whose tasks read different columns (the
+    masked union layout, :mod:`mtlbench.features.tabular_file`); {} when they read the same."""
+    masks = ((meta.get("tabular") or {}).get("task_mask")) or {}
+    if not all(t in masks for t in tasks):
+        return {}
+    out = {t: np.asarray(masks[t], dtype=bool) for t in tasks}
+    first = out[tasks[0]]
+    return {} if all(np.array_equal(m, first) for m in out.values()) else out
 
 
 def run(features_path: str | Path, split_path: str | Path, out_path: str | Path, *, dataset: str,

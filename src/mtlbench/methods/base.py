@@ -37,6 +37,10 @@ class Problem:
     # regression task -> {"mean", "std"} of the raw training targets that standardised it
     # (:func:`standardize_targets`); empty when the targets are used as given
     target_scaling: dict[str, dict[str, float]] = field(default_factory=dict)
+    # task -> boolean mask of the input slots it reads, when tasks have inputs of their own
+    # (a tabular table with per-task columns: the masked union layout); empty: every task
+    # reads every slot
+    input_masks: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def in_dim(self) -> int:
@@ -176,7 +180,7 @@ def standardize_targets(problem: Problem) -> Problem:
                            (np.asarray(d.y_test, dtype=np.float64) - mean) / std)
         scaling[t] = {"mean": mean, "std": std}
     return Problem(tasks=list(problem.tasks), n_classes=problem.n_classes, data=data,
-                   task_types=dict(problem.task_types), target_scaling=scaling)
+                   task_types=dict(problem.task_types), target_scaling=scaling, input_masks=dict(problem.input_masks))
 
 
 @dataclass

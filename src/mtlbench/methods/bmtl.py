@@ -19,6 +19,13 @@ regression task, m_t the number of training samples of task t, and
 Each Adam step estimates (1) without bias from one batch B_t of every task: the data term
 is Σ_t w_t (m_t/|B_t|) Σ_{(x,y)∈B_t} L_t, i.e. Σ_t (1/|B_t|) Σ_{B_t} L_t for ``mean`` and
 Σ_t (m_t/|B_t|) Σ_{B_t} L_t for ``sum``.
+
+Tasks with inputs of their own (a tabular table with per-task columns,
+``Problem.input_masks``) get the usual hard-sharing design for heterogeneous inputs:
+f_t = b ∘ e_t, a task-specific input layer e_t (Linear(d_t, hidden), ReLU, dropout) over
+the task's own d_t columns only, into a shared body b (Linear(hidden, hidden), ReLU,
+dropout), then the head g_t (:func:`~mtlbench.methods.blocks.nets.task_input_extractors`).
+Tasks that read the same columns keep the one shared extractor f.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from .blocks.nets import (
     mlp_extractor,
     predict,
     seeded_generator,
+    task_input_extractors,
     task_loss,
     train_steps,
 )
@@ -86,37 +94,42 @@ class BMTL(Method):
         reg = {t: problem.task_type(t) == "regression" for t in problem.tasks}
         data = {t: TaskTensors(problem.data[t], device, reg[t]) for t in problem.tasks}
         weight = task_weights(problem, hp.task_weighting)
-        extractor = mlp_extractor(problem.in_dim, hp.hidden, hp.dropout).to(device)
+        if problem.input_masks:  # inputs of their own: f_t = b ∘ e_t (module docstring)
+            body = task_input_extractors(problem.input_masks, hp.hidden, hp.dropout).to(device)
+            extract = dict(body.items())
+        else:
+            body = mlp_extractor(problem.in_dim, hp.hidden, hp.dropout).to(device)
+            extract = {t: body for t in problem.tasks}
         heads = nn.ModuleDict({t: nn.Linear(hp.hidden, 1 if reg[t] else problem.n_classes) for t in problem.tasks}).to(device)
-        params = list(extractor.parameters()) + list(heads.parameters())
+        params = list(body.parameters()) + list(heads.parameters())
         history = []
 
         def step_loss():
             loss = 0.0
             for t in problem.tasks:
                 x, y = data[t].batch(hp.batch_size, gen)
-                term = task_loss(heads[t](extractor(x)), y, reg[t])
+                term = task_loss(heads[t](extract[t](x)), y, reg[t])
                 loss = loss + (term if weight[t] == 1.0 else weight[t] * term)
             return loss + penalty_term(params, hp.penalty, hp.weight_decay)
 
         evaluator = Evaluator(problem, device)
 
         def evaluate(step):
-            history.append(evaluator(step, lambda t, x: predict(extractor, heads[t], x, reg[t])))
+            history.append(evaluator(step, lambda t, x: predict(extract[t], heads[t], x, reg[t])))
 
         # l2 is Adam's coupled weight decay; l1 and none are added to the loss (or absent)
         train_steps(params, hp, step_loss, evaluate, "bmtl", progress,
                     weight_decay=hp.weight_decay if hp.penalty == "l2" else 0.0)
-        preds = {t: predict(extractor, heads[t], data[t].x_test, reg[t]) for t in problem.tasks}
-        return MethodResult(predictions=preds, history=history, predictor=_predictor(extractor, heads))
+        preds = {t: predict(extract[t], heads[t], data[t].x_test, reg[t]) for t in problem.tasks}
+        return MethodResult(predictions=preds, history=history, predictor=_predictor(body, extract, heads))
 
 
-def _predictor(extractor: nn.Module, heads: nn.ModuleDict):
+def _predictor(body: nn.Module, extract: dict, heads: nn.ModuleDict):
     """Differentiable (task, x (N, D)) -> logits (N, C), dropout off (for FGSM)."""
-    extractor.eval()
+    body.eval()
     heads.eval()
 
     def predictor(task: str, x: torch.Tensor) -> torch.Tensor:
-        return heads[task](extractor(x))
+        return heads[task](extract[task](x))
 
     return predictor

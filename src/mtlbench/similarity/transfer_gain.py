@@ -48,7 +48,8 @@ def restrict(problem: Problem, tasks: list[str]) -> Problem:
         raise DataError(f"tasks {missing} not in the problem; it has {problem.tasks}")
     return Problem(tasks=list(tasks), n_classes=problem.n_classes, data={t: problem.data[t] for t in tasks},
                    task_types={t: problem.task_type(t) for t in tasks},
-                   target_scaling={t: s for t, s in problem.target_scaling.items() if t in tasks})
+                   target_scaling={t: s for t, s in problem.target_scaling.items() if t in tasks},
+                   input_masks={t: m for t, m in problem.input_masks.items() if t in tasks})
 
 
 def task_set_scores(problems: list[Problem], tasks: list[str], hp: BMTLHparams, seeds: list[int],

@@ -39,6 +39,26 @@ def mlp_extractor(in_dim: int, hidden: int, dropout: float) -> nn.Module:
     return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout))
 
 
+class TakeSlots(nn.Module):
+    """The input slots of one task (its columns of a masked union layout)."""
+
+    def __init__(self, mask):
+        super().__init__()
+        self.register_buffer("idx", torch.as_tensor(np.flatnonzero(mask), dtype=torch.long))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.index_select(1, self.idx)
+
+
+def task_input_extractors(masks: dict, hidden: int, dropout: float) -> nn.ModuleDict:
+    """Hard sharing for tasks with inputs of their own: task t's input layer reads only its
+    slots, Linear(d_t, hidden) → ReLU → dropout, into one shared body, Linear(hidden,
+    hidden) → ReLU → dropout (the same module in every task's extractor)."""
+    body = mlp_extractor(hidden, hidden, dropout)
+    return nn.ModuleDict({t: nn.Sequential(TakeSlots(m), mlp_extractor(int(np.sum(m)), hidden, dropout), body)
+                          for t, m in masks.items()})
+
+
 class TaskTensors:
     """One task's arrays as tensors on ``device``, with seeded batch sampling."""
 
