@@ -29,7 +29,8 @@ python3 - "$OUT" <<'PY'
 import json, sys, glob
 for p in sorted(glob.glob(sys.argv[1] + "/run_*.json")):
     r = json.load(open(p))
-    print(f"{r['method']:8s} avg acc {r['metrics']['average']['accuracy']:.4f}  {r['wall_time_s']:6.1f} s  "
+    scope = " (all seeds)" if r.get("wall_time_scope") == "batched_seeds" else ""
+    print(f"{r['method']:8s} avg acc {r['metrics']['average']['accuracy']:.4f}  {r['wall_time_s']:6.1f} s{scope}  "
           f"{r['device']['device']} {r['device'].get('gpu', '')}")
 PY
 # one GPU, two jobs at once: the second waits for the first's lock

@@ -1,7 +1,7 @@
 """A reduced-scale run of the similarity -> grouping -> evaluation chain on ``digits_shift``.
 
-What the DAG does at full scale (docs/integration/issue-3.md), in one process with small
-settings so it fits a shared CPU: pixels features, one 10 % split per seed, every
+What the DAG does at full scale (docs/methods.md, "Task similarity and grouping"), in one
+process with small settings so it fits a shared CPU: pixels features, one 10 % split per seed, every
 estimator, measured transfer gains (each task alone and every pair, bMTL), the
 estimator-vs-gain rank correlations, groupings for budgets 2, 3, 4 by the MIP and the
 baselines, and the mean test accuracy of every grouping after training its groups.

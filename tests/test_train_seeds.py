@@ -12,8 +12,7 @@ HP = {"hidden": 8, "latent": 4, "z_samples": 2, "w_samples": 2, "steps": 12, "ev
       "dropout": 0.1}
 
 
-def test_run_seeds_equals_run_per_seed(tmp_path):
-    torch.set_num_threads(1)
+def _toy(tmp_path):
     rng = np.random.default_rng(0)
     n, tasks = 120, ["a", "b"]
     task = np.repeat(tasks, n // 2)
@@ -27,6 +26,12 @@ def test_run_seeds_equals_run_per_seed(tmp_path):
         p = tmp_path / f"split{seed}.parquet"
         write_split(p, make_split(sample_id, task, label, 0.3, seed), 0.3, seed)
         splits.append(p)
+    return feats, tasks, splits
+
+
+def test_run_seeds_equals_run_per_seed(tmp_path):
+    torch.set_num_threads(1)
+    feats, tasks, splits = _toy(tmp_path)
     kw = dict(dataset="toy", tasks=tasks, method="vmtl", algorithm="vmtl", hparams=HP, ratio=0.3, device="cpu",
               progress=False)
     outs = [tmp_path / f"batched{s}.json" for s in (0, 1)]
@@ -36,4 +41,18 @@ def test_run_seeds_equals_run_per_seed(tmp_path):
         batched = read_json(out)
         assert batched["metrics"] == one["metrics"] and batched["history"] == one["history"]
         assert batched["config_hash"] == one["config_hash"] and batched["batched_seeds"] == [0, 1]
+        # the batched job's wall time is every seed's: labelled so, unlike a single run's
+        assert batched["wall_time_scope"] == "batched_seeds" and one["wall_time_scope"] == "run"
         np.testing.assert_allclose(batched["relations"]["A_z"]["matrix"], one["relations"]["A_z"]["matrix"], atol=1e-6)
+
+
+def test_seeds_run_one_after_another_label_their_wall_time_as_all_seeds(tmp_path):
+    """A method without a batched model (linear_stl) trains the seeds in turn in one job: its
+    wall time is still all seeds together, and the same for every seed's run JSON."""
+    feats, tasks, splits = _toy(tmp_path)
+    outs = [tmp_path / f"seq{s}.json" for s in (0, 1)]
+    recs = run_seeds(feats, splits, outs, dataset="toy", tasks=tasks, method="linear_stl", algorithm="linear_stl",
+                     hparams={}, ratio=0.3, seeds=[0, 1], device="cpu", progress=False)
+    assert [r["wall_time_scope"] for r in recs] == ["batched_seeds"] * 2
+    assert recs[0]["wall_time_s"] == recs[1]["wall_time_s"] and recs[0]["batched_seeds"] == [0, 1]
+    assert read_json(outs[1])["wall_time_scope"] == "batched_seeds"

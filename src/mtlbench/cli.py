@@ -238,7 +238,8 @@ def cmd_train_seeds(a) -> None:
                             device=a.device, progress=not a.quiet)
     for rec, out in zip(records, a.out):
         avg = ", ".join(f"{k} {v:.4f}" for k, v in rec["metrics"]["average"].items())
-        print(f"{out}: {avg} ({rec['wall_time_s']:.1f} s for all seeds on {rec['device']['device']})")
+        print(f"{out}: {avg} ({rec['wall_time_s']:.1f} s for seeds {rec['batched_seeds']} together "
+              f"on {rec['device']['device']})")
 
 
 def cmd_robustness(a) -> None:

@@ -11,7 +11,9 @@ Run JSON (DESIGN.md contract)::
     hparams, config_hash, inputs: {features, features_sha256, split, split_sha256},
     selection: {mode, val_fraction, n_val, final, best_val, best_test} (:func:`selection_record`),
     metrics_final (the last iterate's metrics, whatever the mode),
-    wall_time_s, device: {...}, versions: {...}
+    wall_time_s, wall_time_scope ("run": this run's training; "batched_seeds": the one job
+    that trained every seed of ``batched_seeds`` together, :func:`run_seeds`),
+    device: {...}, versions: {...}
 
 Selection (``selection:`` of params.yaml, per method): ``final`` reports the last iterate;
 ``best_val`` carves a validation part from every task's training split
@@ -135,7 +137,8 @@ def run_seeds(features_path: str | Path, split_paths: list, out_paths: list, *, 
     """Like :func:`run` for several seeds (one split each) trained as one batched model,
     for methods with ``fit_predict_many`` (VMTL family); else one after another.  Each
     seed's run JSON equals what :func:`run` writes for it, except ``wall_time_s``, which
-    is the wall time of all seeds together (and ``batched_seeds`` lists them)."""
+    is the wall time of all seeds together (``wall_time_scope: batched_seeds``, and
+    ``batched_seeds`` lists them)."""
     cls = get_method(algorithm)
     hparams, selection = split_selection(hparams, method)
     hp = build_dataclass(cls.Hparams, hparams, f"methods.{method}")
@@ -153,7 +156,7 @@ def run_seeds(features_path: str | Path, split_paths: list, out_paths: list, *, 
         resolved = {"dataset": dataset, "tasks": list(tasks), "method": method, "algorithm": algorithm,
                     "hparams": dataclasses.asdict(hp), "ratio": ratio, "seed": seed, **_selection_setting(selection)}
         record = _record(problem, result, resolved, features_path, features_sha, sp, split_meta, wall, device,
-                         selection)
+                         selection, wall_scope="batched_seeds")
         record["batched_seeds"] = list(seeds)
         write_json(out, record)
         records.append(record)
@@ -220,7 +223,7 @@ def _selected_metrics(problem: Problem, chosen: dict) -> dict:
 
 
 def _record(problem: Problem, result, resolved: dict, features_path, features_sha: str, split_path, split_meta: dict,
-            wall: float, device: str, selection: dict | None = None) -> dict:
+            wall: float, device: str, selection: dict | None = None, wall_scope: str = "run") -> dict:
     tasks = resolved["tasks"]
     per_task = {t: task_metrics(problem.data[t].y_test, result.predictions[t], problem.task_type(t)) for t in tasks}
     final = {"per_task": per_task, "average": average_metrics(per_task)}
@@ -250,6 +253,7 @@ def _record(problem: Problem, result, resolved: dict, features_path, features_sh
         "n_train": {t: len(problem.data[t].y_train) for t in tasks},
         "n_test": {t: len(problem.data[t].y_test) for t in tasks},
         "wall_time_s": wall,
+        "wall_time_scope": wall_scope,
         "device": device_info(device),
         "versions": library_versions(),
     }

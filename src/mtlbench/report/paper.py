@@ -6,8 +6,9 @@ covers it is rewritten in the paper's layout (same rows, columns and ratios) wit
 each cell, our mean ± 95 % CI over seeds, the paper's value and the difference
 (ours − paper).  A cell is flagged ``outside`` when the paper's value lies outside our
 95 % interval, i.e. |paper − ours| > our CI half-width (undetermined with one seed).
-For a dataset without paper numbers (e.g. ``digits``) the same layouts (those of the
-Office-Home tables) show ours alone, with our tasks as columns and our ratios.
+A table none of whose cells we ran is not written.  For a dataset without paper numbers
+(e.g. ``digits``) no paper-layout table is written: ``{dataset}_paper_tables.md`` says
+"no published numbers for {dataset}" instead (our tables are ``mtlbench tables``' own).
 
 Matching: a paper method id is looked up first in :data:`PAPER_EQUIVALENTS` (the paper's
 bMTL is the VMTL network with both variational parts off, its Table 1 row (✗, ✗) equal to
@@ -15,8 +16,7 @@ its Table 3 bMTL: our ``vmtl_z0_w0`` when it was run), then among our method lab
 through :data:`ALIASES` (``vmtl_z1_w1`` and ``vmtl_prior_gumbel`` are VMTL itself).  Our
 ``bmtl`` (a ReLU MLP, the general joint objective) then follows as a further row,
 ``bmtl (ours, joint objective)``, without paper values.  A paper task letter is the
-upper-cased first letter of one of our task names (without paper numbers, the columns are
-our task names).
+upper-cased first letter of one of our task names.
 
 The audit table: for every method of the runs, the average accuracy per ratio at the three
 selections a run records (``selection`` of the run JSON, :func:`mtlbench.train.selection_record`):
@@ -47,7 +47,6 @@ from .tables import AVG, format_cell, load_runs, summarize
 ALIASES = {"vmtl_z1_w1": "vmtl", "vmtl_prior_gumbel": "vmtl"}
 PAPER_EQUIVALENTS = {"bmtl": "vmtl_z0_w0"}  # paper id -> our label that is the paper's network
 FURTHER_BMTL = "bmtl (ours, joint objective)"
-TEMPLATE_DATASET = "office_home"  # layouts used for datasets without paper numbers
 SELECTIONS = ("final", "best_val", "best_test")
 
 
@@ -93,35 +92,29 @@ def selection_values(run_paths) -> pd.DataFrame:
 
 
 def comparison_frame(summary: pd.DataFrame, paper: pd.DataFrame, dataset: str, tasks: list[str],
-                     ratios: list[float], table: int) -> pd.DataFrame:
+                     table: int) -> pd.DataFrame:
     """Long table for one paper table: ratio, method (paper id), column, ours, paper, diff, outside.
 
-    Accuracies in percent.  ``outside`` is True/False, or None when undetermined.
+    Accuracies in percent.  ``outside`` is True/False, or None when undetermined.  Empty when
+    the paper prints no table ``table`` on ``dataset``.
     """
     ours_methods = set(summary.method)
-    has_paper = (paper.dataset == dataset).any()
-    pt = paper[(paper.table == table) & (paper.dataset == (dataset if has_paper else TEMPLATE_DATASET))]
-    letters = _task_letters(tasks) if has_paper else {t: t for t in tasks}  # no paper: our task names
-    avg_only = set(pt.task) == {AVG}
-    table_ratios = sorted(pt.train_ratio.unique()) if has_paper else list(ratios)
-    cols = [AVG] if avg_only else [c for c in dict.fromkeys(pt.task) if c == AVG or c in letters]
-    if not has_paper and not avg_only:
-        cols = list(letters) + [AVG]
+    pt = paper[(paper.table == table) & (paper.dataset == dataset)]
+    letters = _task_letters(tasks)
+    cols = [c for c in dict.fromkeys(pt.task) if c == AVG or c in letters]
     s = summary[(summary.dataset == dataset) & (summary.metric == "accuracy")]
     rows = []
     methods = list(dict.fromkeys(pt.method))
     further = "bmtl" in methods and _our_method("bmtl", ours_methods) != "bmtl" and "bmtl" in ours_methods
-    for ratio in table_ratios:
+    for ratio in sorted(pt.train_ratio.unique()):
         for method in methods + ([FURTHER_BMTL] if further else []):
             mine = "bmtl" if method == FURTHER_BMTL else _our_method(method, ours_methods)
-            if not has_paper and mine is None:
-                continue
             for col in cols:
                 task = AVG if col == AVG else letters.get(col)
                 hit = s[(s.method == mine) & (s.task == task) & np.isclose(s.ratio, ratio)] if mine else s.iloc[:0]
                 m, h, n = (hit["mean"].iloc[0] * 100, hit["ci95"].iloc[0] * 100, int(hit["n"].iloc[0])) if len(hit) \
                     else (math.nan, math.nan, 0)
-                pc = pt[(pt.method == method) & (pt.task == col) & np.isclose(pt.train_ratio, ratio)] if has_paper else pt.iloc[:0]
+                pc = pt[(pt.method == method) & (pt.task == col) & np.isclose(pt.train_ratio, ratio)]
                 pv = float(pc["mean"].iloc[0]) if len(pc) and not pd.isna(pc["mean"].iloc[0]) else math.nan
                 pci = float(pc["ci95"].iloc[0]) if len(pc) and not pd.isna(pc["ci95"].iloc[0]) else math.nan
                 diff = m - pv
@@ -205,25 +198,42 @@ def audit_markdown(frame: pd.DataFrame, dataset: str) -> str:
 
 def write_paper_comparison(run_paths, out_dir: str | Path, dataset: str, tasks: list[str], ratios: list[float],
                            paper_csv: str | Path | None = None) -> list[Path]:
-    """Write ``{dataset}_paper_table{N}.{md,csv}`` for every applicable paper table and
-    ``{dataset}_audit.{md,csv}``; returns the paths written."""
+    """Write ``{dataset}_paper_table{N}.{md,csv}`` for every paper table on ``dataset`` that
+    holds at least one of our cells, ``{dataset}_paper_tables.md`` (why there is none) when no
+    such table exists, and ``{dataset}_audit.{md,csv}``; returns the paths written."""
     paper = load_paper_tables(paper_csv)
     summary = summarize(load_runs(run_paths))
     out_dir = Path(out_dir)
-    has_paper = (paper.dataset == dataset).any()
-    tables = sorted(paper[paper.dataset == (dataset if has_paper else TEMPLATE_DATASET)].table.unique())
     written = []
-    for table in tables:
-        frame = comparison_frame(summary, paper, dataset, tasks, ratios, int(table))
+    for table in sorted(paper[paper.dataset == dataset].table.unique()):
+        frame = comparison_frame(summary, paper, dataset, tasks, int(table))
         if frame.empty or frame.ours_mean.isna().all():
             continue
-        what = "ours ∣ paper, Δ = ours − paper, ⚑ = paper outside our 95% CI" if has_paper else \
-            "ours alone (no paper numbers for this dataset)"
-        caption = f"{dataset}, layout of paper Table {table}: accuracy %, mean ± 95% CI over seeds; {what}"
+        caption = (f"{dataset}, paper Table {table} in its layout: accuracy %, ours (mean ± 95% CI over seeds) "
+                   f"∣ the paper's printed value, Δ = ours − paper, ⚑ = paper outside our 95% CI")
         written += _write(out_dir / f"{dataset}_paper_table{table}", comparison_markdown(frame, caption), frame)
+    if not written:
+        written.append(_write_note(out_dir / f"{dataset}_paper_tables.md", _no_table_note(paper, dataset)))
     audit = audit_frame(run_paths, paper, dataset, ratios)
     written += _write(out_dir / f"{dataset}_audit", audit_markdown(audit, dataset), audit)
     return written
+
+
+def _no_table_note(paper: pd.DataFrame, dataset: str) -> str:
+    if not (paper.dataset == dataset).any():
+        why = (f"no published numbers for {dataset}: the VMTL paper prints no table on it, so no "
+               f"paper-layout table is written")
+    else:
+        why = f"no paper-layout table for {dataset}: none of the methods of the paper's tables on it was run"
+    return (f"{why}.\n\nOur own results are in results/tables/{dataset}_*; {dataset}_audit.md compares the "
+            f"model selections of our runs and claims.md the paper's claims on our runs.\n")
+
+
+def _write_note(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return path
 
 
 def _write(stem: Path, markdown: str, frame: pd.DataFrame) -> list[Path]:
