@@ -86,19 +86,3 @@ def violations(task: str, inst: dict[str, np.ndarray], i: int, seq) -> list[str]
     if length > spec.max_length:
         out.append(f"tour length {length:.6f} over the cap {spec.max_length}")
     return out
-
-
-def optimality_gap(objective_values: np.ndarray, reference: np.ndarray, maximise: bool) -> float:
-    """Gap of mean objectives against the reference, in percent (POMO's tables, Kwon et
-    al. 2020, Table 1): 100 (mean obj - mean ref) / mean ref for a length to minimise,
-    100 (mean ref - mean obj) / mean ref for a prize to maximise; > 0 is worse."""
-    obj, ref = float(np.mean(objective_values)), float(np.mean(reference))
-    return 100.0 * ((ref - obj) if maximise else (obj - ref)) / ref
-
-
-def routing_metrics(objective_values: np.ndarray, reference: np.ndarray | None, maximise: bool) -> dict[str, float]:
-    """{objective: mean tour length or prize, gap: percent against the reference (when given)}."""
-    out = {"objective": float(np.mean(objective_values))}
-    if reference is not None and np.all(np.isfinite(reference)):
-        out["gap"] = optimality_gap(objective_values, reference, maximise)
-    return out
