@@ -60,3 +60,17 @@ def test_routing_metrics_gap_sign():
     assert task_metrics(ref, np.array([4.4, 4.4]), "routing_length") == pytest.approx({"tour_length": 4.4, "gap": 10.0})
     assert task_metrics(np.array([5.0]), np.array([4.5]), "routing_prize") == pytest.approx({"prize": 4.5, "gap": 10.0})
     assert task_metrics(np.array([np.nan]), np.array([4.5]), "routing_prize") == {"prize": 4.5}
+
+
+def test_run_from_the_stage_files_writes_the_record(tmp_path):
+    from mtlbench.data.routing.build import build_routing_data
+    from mtlbench.io import read_json
+    from mtlbench.methods.blocks.routing_run import write_routing_run
+
+    build_routing_data(tmp_path / "data", ["cvrp20"], eval_size=4, time_limit_s=0.05)
+    rec = write_routing_run(tmp_path / "data", tmp_path / "run.json", ["cvrp20"], "routing_bmtl",
+                            {**TINY, "epochs": 1}, seed=0)
+    back = read_json(tmp_path / "run.json")
+    assert back["metrics"] == rec["metrics"] and set(back["metrics"]["per_task"]["cvrp20"]) == {"tour_length", "gap"}
+    assert back["reference_settings"]["cvrp20"]["time_limit_s"] == 0.05
+    assert back["extra"]["infeasible"] == {"cvrp20": 0}

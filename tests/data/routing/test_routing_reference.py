@@ -68,3 +68,18 @@ def test_objectives():
 
 def test_settings_type():
     assert ReferenceSettings().metaheuristic == "GUIDED_LOCAL_SEARCH"
+
+
+def test_build_and_load_routing_data(tmp_path):
+    from mtlbench.data.routing.build import build_routing_data, load_routing_data
+
+    settings = build_routing_data(tmp_path, ["tsp20", "cvrp20"], eval_size=3, seed=7, time_limit_s=0.05)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cvrp20.npz", "cvrp20.reference.json", "tsp20.npz",
+                                                          "tsp20.reference.json"]
+    sets, refs, again = load_routing_data(tmp_path, ["tsp20", "cvrp20"])
+    assert again == settings and settings["tsp20"]["time_limit_s"] == 0.05
+    assert np.array_equal(sets["tsp20"]["xy"], eval_set("tsp20", 3, seed=7)["xy"])
+    for task in ("tsp20", "cvrp20"):
+        assert refs[task].shape == (3,) and np.isfinite(refs[task]).all()
+        assert all(violations(task, sets[task], i, s) == []
+                   for i, s in enumerate(read_reference(tmp_path / f"{task}.reference.json")["solutions"]))

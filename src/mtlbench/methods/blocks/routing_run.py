@@ -46,3 +46,20 @@ def routing_run(problem: Problem, method: str, hparams: dict, seed: int, device:
         "device": device_info(device),
         "versions": library_versions(),
     }
+
+
+def write_routing_run(data_dir, out_path, tasks: list[str], method: str, hparams: dict, seed: int,
+                      device: str = "cpu", **kwargs) -> dict:
+    """:func:`routing_run` on the evaluation sets and references of ``data_dir`` (written by
+    :func:`mtlbench.data.routing.build.build_routing_data`); the record is written to
+    ``out_path`` (atomically) and returned."""
+    from ...data.routing.build import load_routing_data
+    from ...io import write_json
+    from .routing_task import routing_problem
+
+    sets, refs, settings = load_routing_data(data_dir, tasks)
+    rec = routing_run(routing_problem(sets, refs), method, hparams, seed, device, reference_settings=settings,
+                      **kwargs)
+    rec["inputs"] = {"routing_data": str(data_dir)}
+    write_json(out_path, rec)
+    return rec
