@@ -5,9 +5,12 @@ to integers (``scale``), first solution PATH_CHEAPEST_ARC, then guided local sea
 the per-instance time limit.  CVRP adds a capacity dimension (one vehicle per route, at
 most ``ceil(Σ demand / capacity) + spare_vehicles`` of them, all of capacity C).
 
-OP: prize-collecting disjunctions -- every node may be dropped at a penalty equal to its
-prize (scaled by ``prize_scale``, far above any arc cost, so prizes dominate and the arc
-cost only breaks ties) -- and a distance dimension capped at the maximum length.  The
+OP: prize-collecting disjunctions -- every node may be dropped at a penalty -- and a
+distance dimension capped at the maximum length.  The prizes (scaled by ``prize_scale``,
+far above any tour length, so that the length only breaks ties) enter either as the drop
+penalties (``op_objective: penalty``) or, by default, on the arcs (``arc_prize``: arc
+i -> j costs prize_scale (1 - p_j) + length and every drop prize_scale, the same optimum);
+:data:`OP_OBJECTIVE` says why.  The
 cap uses distances rounded *up* and a capacity rounded *down*, so every tour the solver
 accepts keeps the true (float) cap.  The objective reported is the prize of the tour, in
 float64 from the instance (:func:`mtlbench.data.routing.solutions.objective`).
@@ -26,13 +29,6 @@ import numpy as np
 from .instances import get_task
 from .solutions import objective, points, violations
 
-# OP: the operators that swap performed and unperformed nodes and the insertion LNS; on 6
-# OP20 instances (0.3 s each) they raised the mean prize from 3.97 to 4.63 (on OP50: 11.18 ->
-# 11.10, no gain); the TSP and CVRP references keep OR-tools' default operators
-OP_EXTRA_OPERATORS = ("use_extended_swap_active", "use_path_lns", "use_inactive_lns", "use_relocate_and_make_active",
-                   "use_exchange_and_make_active", "use_global_cheapest_insertion_close_nodes_lns",
-                   "use_local_cheapest_insertion_close_nodes_lns")
-
 
 @dataclass(frozen=True)
 class ReferenceSettings:
@@ -42,15 +38,29 @@ class ReferenceSettings:
     spare_vehicles: int = 2  # CVRP: vehicles beyond the ceil(total demand / capacity) lower bound
     first_solution: str = "PATH_CHEAPEST_ARC"
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
-    # local-search operators switched on beyond OR-tools' defaults (:data:`OP_EXTRA_OPERATORS`
-    # for OP, :func:`default_settings`)
+    # local-search operators switched on beyond OR-tools' defaults, e.g. "use_path_lns"
     extra_operators: tuple[str, ...] = ()
+    # OP objective: ``penalty`` -- arc cost the length, dropping node j costs its prize;
+    # ``arc_prize`` -- the same optimum written so that the arcs carry the prizes: arc i -> j
+    # costs prize_scale (1 - p_j) + length, dropping any node costs prize_scale (p_max = 1),
+    # i.e. prize_scale (n - Σ_visited p_j) + length
+    op_objective: str = "penalty"
+
+
+# Measured (mean prize of the eval set's first instances, GLS): OP20, 16 instances, 0.3 s:
+# penalty 4.07, penalty + swap-active/insertion operators 4.94, arc_prize 4.99; OP50, 8
+# instances, 0.5 s: penalty 11.71, penalty + those operators 11.20, arc_prize 13.55 (0.2 s:
+# 13.55, 1 s: 14.15, 2 s: 14.35).  With ``penalty`` the arcs carry no prize, so guided local
+# search, which penalises arcs by their cost, has nothing to steer by.
+OP_OBJECTIVE = "arc_prize"
 
 
 def default_settings(task: str, time_limit_s: float = 1.0) -> ReferenceSettings:
-    """The reference settings of ``task``: GLS everywhere, OP with :data:`OP_EXTRA_OPERATORS`."""
-    extra = OP_EXTRA_OPERATORS if get_task(task).problem == "op" else ()
-    return ReferenceSettings(time_limit_s=time_limit_s, extra_operators=extra)
+    """The reference settings of ``task``: GLS with OR-tools' default operators; OP with the
+    :data:`OP_OBJECTIVE` form."""
+    if get_task(task).problem == "op":
+        return ReferenceSettings(time_limit_s=time_limit_s, op_objective=OP_OBJECTIVE)
+    return ReferenceSettings(time_limit_s=time_limit_s)
 
 
 def _int_distances(pts: np.ndarray, scale: int, rounding) -> list[list[int]]:
@@ -94,6 +104,10 @@ def solve_one(task: str, inst: dict[str, np.ndarray], i: int, settings: Referenc
     spec = get_task(task)
     pts = points(task, inst, i)
     cost = _int_distances(pts, settings.scale, np.rint)
+    arc_prize = spec.problem == "op" and settings.op_objective == "arc_prize"
+    if arc_prize:
+        into = [0] + [int(round((1.0 - float(p)) * settings.prize_scale)) for p in inst["prize"][i]]
+        cost = [[c + into[j] for j, c in enumerate(row)] for row in cost]
     if spec.problem == "cvrp":
         demand = [0] + [int(d) for d in inst["demand"][i]]
         vehicles = min(spec.n, math.ceil(sum(demand) / spec.capacity) + settings.spare_vehicles)
@@ -114,7 +128,8 @@ def solve_one(task: str, inst: dict[str, np.ndarray], i: int, settings: Referenc
         dist = routing.RegisterTransitCallback(lambda a, b: up[manager.IndexToNode(a)][manager.IndexToNode(b)])
         routing.AddDimension(dist, 0, int(math.floor(spec.max_length * settings.scale)), True, "length")
         for node in range(1, len(pts)):
-            penalty = int(round(float(inst["prize"][i][node - 1]) * settings.prize_scale))
+            prize = 1.0 if arc_prize else float(inst["prize"][i][node - 1])
+            penalty = int(round(prize * settings.prize_scale))
             routing.AddDisjunction([manager.NodeToIndex(node)], penalty)
     solution = routing.SolveWithParameters(_search_parameters(settings))
     if solution is None:
@@ -132,6 +147,8 @@ def solve(task: str, inst: dict[str, np.ndarray], settings: ReferenceSettings | 
     settings = settings or default_settings(task)
     if get_task(task).problem == "cvrp" and settings.spare_vehicles < 0:
         raise ValueError("spare_vehicles must be >= 0")
+    if settings.op_objective not in ("penalty", "arc_prize"):
+        raise ValueError(f"op_objective must be 'penalty' or 'arc_prize', got {settings.op_objective!r}")
     b = len(inst["xy"])
     obj, feasible, seconds, sols = np.full(b, np.nan), np.zeros(b, dtype=bool), np.zeros(b), []
     for i in range(b):
