@@ -35,6 +35,7 @@ def test_reference_solutions_are_feasible_and_settings_recorded(task, tmp_path):
     s = ref["settings"]
     assert s["metaheuristic"] == "GUIDED_LOCAL_SEARCH" and s["time_limit_s"] == 0.2 and s["ortools"]
     assert s["extra_operators"] == [] and s["op_objective"] == ("arc_prize" if task == "op20" else "penalty")
+    assert s["gls_lambda"] == (1.0 if task == "op20" else 0.1)
     if task == "op20":
         assert (ref["objective"] > 0).all()
     write_reference(tmp_path / "r.json", task, ref, {"instances": "x.npz"})

@@ -250,8 +250,9 @@ def solve_greedy(model: RoutingModel, task: str, inst: dict[str, np.ndarray], hp
         score = reward(spec, obj).reshape(hp.augment, b, -1).permute(1, 0, 2).reshape(b, -1)
         seq = seq.reshape(hp.augment, b, seq.shape[1], -1).permute(1, 0, 2, 3).reshape(b, score.shape[1], -1)
         pick = score.argmax(dim=1)
-        best = seq[torch.arange(b), pick].cpu().numpy()
+        rows = torch.arange(b, device=pick.device)
+        best = seq[rows, pick].cpu().numpy()
         sols.extend(solution_of(spec, s) for s in best)
-        best_obj.append(obj.reshape(hp.augment, b, -1).permute(1, 0, 2).reshape(b, -1)[torch.arange(b), pick])
+        best_obj.append(obj.reshape(hp.augment, b, -1).permute(1, 0, 2).reshape(b, -1)[rows, pick])
     model.train(was_training)
     return torch.cat(best_obj).cpu().numpy().astype(np.float64), sols
