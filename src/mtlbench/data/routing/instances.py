@@ -11,6 +11,11 @@ which POMO (Kwon et al. 2020) uses:
   Kool et al.'s generator does, so that the farthest node gets exactly 1); maximum tour
   length 2 (n = 20) and 3 (n = 50).
 
+The grouping paper's public code draws the same (LOGO-CUHKSZ/Principled-Task-Grouping
+``cop/Env/CVRProblemDef.py`` lines 14-23: demands ``randint(1, 10)`` over a capacity of 30
+or 40; ``cop/Env/OPProblemDef.py`` lines 6-15 and 25-28: the length caps and the distance
+prizes); this module draws with numpy and keeps the demands as integers.
+
 Every instance is stored as one float32 row (:func:`rows` / :func:`arrays`):
 
 - TSP: x_1, y_1, ..., x_n, y_n  (2n values);

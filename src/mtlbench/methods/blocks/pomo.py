@@ -25,7 +25,7 @@ R = −length (TSP, CVRP) or the prize (OP); the loss is the batch mean of
 
 Inference (:func:`solve_greedy`): every instance in its 8 symmetric variants (x, y),
 (1−x, y), (x, 1−y), (1−x, 1−y) and the four with x and y swapped (POMO Sec. 4.3; the public
-code's ``augment_xy_data_by_8_fold``), each decoded greedily from every start; the best of
+code's ``augment_xy_data_by_8_fold``, ``cop/Env/OPProblemDef.py`` lines 32-51), each decoded greedily from every start; the best of
 the 8 P solutions is kept.
 
 The public code encodes the instances of all its problems in one pass, their node
