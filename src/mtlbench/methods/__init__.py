@@ -13,13 +13,15 @@ from .mean_regularized import MeanRegularized
 from .mrn import MRN
 from .pooled import Pooled
 from .pooled_linear import PooledLinear
+from .routing_bmtl import RoutingBMTL
+from .routing_stl import RoutingSTL
 from .stl import STL
 from .trace_norm import TraceNorm
 from .vmtl import VMTL, VMTLAC, VSTL
 
 METHODS: dict[str, type[Method]] = {
     m.name: m for m in (STL, BMTL, LinearSTL, Pooled, PooledLinear, AMTNNH, AMTNNW, MRN, VMTL, VMTLAC, VSTL,
-                      MeanRegularized, TraceNorm)
+                      MeanRegularized, TraceNorm, RoutingSTL, RoutingBMTL)
 }
 
 

@@ -1,0 +1,49 @@
+"""The training loop of the routing methods (``routing_stl``, ``routing_bmtl``): every
+step draws a fresh batch of every task being trained (from the seeded training stream of
+:mod:`mtlbench.data.routing.instances`), rolls out P = n starts per instance by sampling,
+and takes one Adam step on the sum over tasks of POMO's loss (:func:`.pomo.pomo_loss`):
+the joint loss Σ_t L_t of hard parameter sharing (one task: single-task training)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from ...data.routing.instances import draw, get_task, instance_rng
+from .pomo import POMOHparams, RoutingModel, pomo_loss, rollout, to_tensors
+
+
+def seeded_torch(seed: int, device) -> torch.Generator:
+    torch.manual_seed(seed)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    return gen
+
+
+def train_routing(tasks: list[str], hp: POMOHparams, seed: int, device,
+                  evaluate: Callable[[int, RoutingModel], None],
+                  desc: str, progress: bool) -> RoutingModel:
+    """Train one model on ``tasks`` jointly; ``evaluate(step, model)`` every
+    ``hp.eval_every`` epochs and after the last.  Returns the trained model."""
+    gen = seeded_torch(seed, device)
+    model = RoutingModel(tasks, hp).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+    streams = {t: instance_rng(t, seed, "train") for t in tasks}
+    specs = {t: get_task(t) for t in tasks}
+    step = 0
+    for epoch in tqdm(range(1, hp.epochs + 1), desc=desc, unit="epoch", disable=not progress, leave=False):
+        for _ in range(hp.steps_per_epoch):
+            loss = 0.0
+            for t in tasks:
+                batch = to_tensors(specs[t], draw(t, hp.batch_size, streams[t]), device)
+                obj, logp, _ = rollout(model, specs[t], batch, greedy=False, gen=gen)
+                loss = loss + pomo_loss(specs[t], obj, logp)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+        if epoch % hp.eval_every == 0 or epoch == hp.epochs:
+            evaluate(step, model)
+    return model

@@ -1,0 +1,76 @@
+"""routing_stl and routing_bmtl behind the Method interface: registered, capabilities
+declared, run records with the mean tour length / prize and the gap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mtlbench.data.routing.instances import eval_set
+from mtlbench.data.routing.reference import default_settings, solve
+from mtlbench.methods import METHODS
+from mtlbench.methods.blocks.routing_run import routing_run
+from mtlbench.methods.blocks.routing_task import routing_problem
+from mtlbench.metrics import task_metrics
+
+TINY = {"embedding_dim": 16, "encoder_layers": 1, "heads": 2, "ff_hidden": 32, "lr": 1e-3, "epochs": 2,
+        "episodes_per_epoch": 32, "batch_size": 16, "eval_batch": 8}
+
+
+@pytest.fixture(scope="module")
+def problem():
+    sets = {t: eval_set(t, 6) for t in ("tsp20", "op20")}
+    refs = {t: solve(t, inst, default_settings(t, time_limit_s=0.1))["objective"] for t, inst in sets.items()}
+    return routing_problem(sets, refs)
+
+
+def test_registered_with_routing_task_types():
+    for name in ("routing_stl", "routing_bmtl"):
+        cls = METHODS[name]
+        assert set(cls.task_types) == {"routing_length", "routing_prize"}
+        assert not (cls.batches_seeds or cls.learns_relations or cls.has_predictor or cls.paper_tables)
+
+
+@pytest.mark.parametrize("method", ["routing_stl", "routing_bmtl"])
+def test_run_record_has_objective_and_gap(problem, method):
+    rec = routing_run(problem, method, TINY, seed=0, reference_settings={"time_limit_s": 0.1})
+    assert rec["task_types"] == {"tsp20": "routing_length", "op20": "routing_prize"}
+    tsp, op = rec["metrics"]["per_task"]["tsp20"], rec["metrics"]["per_task"]["op20"]
+    assert set(tsp) == {"tour_length", "gap"} and set(op) == {"prize", "gap"}
+    # the reference (OR-tools) is better than an almost untrained model on TSP20
+    assert tsp["gap"] > 0 and 3.0 < tsp["tour_length"] < 12.0
+    assert 0 < op["prize"] and op["gap"] < 100
+    assert rec["extra"]["infeasible"] == {"tsp20": 0, "op20": 0}
+    assert [h["step"] for h in rec["history"]] == [2, 4]
+    assert set(rec["history"][-1]["test"]) == {"tsp20", "op20"}
+    assert rec["history"][-1]["test"]["tsp20"] == pytest.approx(tsp["tour_length"])
+    assert rec["n_test"] == {"tsp20": 6, "op20": 6} and rec["hparams"]["embedding_dim"] == 16
+
+
+def test_same_seed_same_record_and_stl_differs_from_bmtl(problem):
+    a = routing_run(problem, "routing_bmtl", TINY, seed=1)
+    b = routing_run(problem, "routing_bmtl", TINY, seed=1)
+    c = routing_run(problem, "routing_stl", TINY, seed=1)
+    assert a["metrics"] == b["metrics"]
+    assert a["metrics"] != c["metrics"]
+
+
+def test_routing_metrics_gap_sign():
+    ref = np.array([4.0, 4.0])
+    assert task_metrics(ref, np.array([4.4, 4.4]), "routing_length") == pytest.approx({"tour_length": 4.4, "gap": 10.0})
+    assert task_metrics(np.array([5.0]), np.array([4.5]), "routing_prize") == pytest.approx({"prize": 4.5, "gap": 10.0})
+    assert task_metrics(np.array([np.nan]), np.array([4.5]), "routing_prize") == {"prize": 4.5}
+
+
+def test_run_from_the_stage_files_writes_the_record(tmp_path):
+    from mtlbench.data.routing.build import build_routing_data
+    from mtlbench.io import read_json
+    from mtlbench.methods.blocks.routing_run import write_routing_run
+
+    build_routing_data(tmp_path / "data", ["cvrp20"], eval_size=4, time_limit_s=0.05)
+    rec = write_routing_run(tmp_path / "data", tmp_path / "run.json", ["cvrp20"], "routing_bmtl",
+                            {**TINY, "epochs": 1}, seed=0)
+    back = read_json(tmp_path / "run.json")
+    assert back["metrics"] == rec["metrics"] and set(back["metrics"]["per_task"]["cvrp20"]) == {"tour_length", "gap"}
+    assert back["reference_settings"]["cvrp20"]["time_limit_s"] == 0.05
+    assert back["extra"]["infeasible"] == {"cvrp20": 0}
