@@ -458,7 +458,7 @@ ARG_HELP = {
     "out_dir": "output folder",
     "raw": "raw folder: data/raw/{dataset}",
     "backbone": "backbone name: pixels | vgg16_fc7 | window",
-    "gain": "transfer_gain similarity JSON: results/similarity/{dataset}/transfer_gain.json",
+    "gain": "the gains, a similarity JSON: results/similarity/{dataset}/transfer_gain.json (measured) or the estimator of similarity.gains",
     "estimates": "similarity JSONs of the estimators",
     "groupings": "grouping JSONs: results/grouping/{dataset}/B{budget}/*.json",
     "figure": "also write the heat map to this PNG",

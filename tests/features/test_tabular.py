@@ -206,3 +206,25 @@ def test_configs_tabular_resolves_tasks_and_types():
     merged["datasets"]["house_prices"]["categorical"] = ["driveway"]
     with pytest.raises(ConfigError, match="methods.mean_regularized: 'mean_regularized' handles regression tasks only"):
         validate_params(merged)
+
+
+def test_exam_grouping_plans_estimated_gains_and_no_pair_training(tmp_path):
+    """configs/tabular.yaml groups the 63 Exam schools on the lookahead gains
+    (similarity.gains): the plan trains no task pair, computes no measured transfer_gain and
+    passes the estimator's file as every solver's --gain."""
+    import shutil
+    from pathlib import Path
+
+    from workflow_project import sh
+
+    root = Path(__file__).resolve().parents[2]
+    for name in ("Snakefile", "params.yaml"):
+        shutil.copy(root / name, tmp_path / name)
+    for name in ("workflow", "configs", "profiles"):
+        shutil.copytree(root / name, tmp_path / name)
+    _, out = sh(tmp_path, "snakemake", "-n", "results/tables/grouping_exam_B2.md", "--cores", "2",
+                "--resources", "gpu=1", "--configfile", "configs/tabular.yaml")
+    assert "rule transfer_gain:" not in out and "rule train_task_set:" not in out
+    grouping = [line for line in out.splitlines() if line.startswith("Shell command: mtlbench grouping")]
+    assert len(grouping) == 8  # mip, all_in_one, each_alone, 3 random seeds, 2 clusterings
+    assert all("--gain results/similarity/exam/lookahead_pair.json" in line for line in grouping)

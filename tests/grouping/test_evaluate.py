@@ -57,3 +57,27 @@ def test_grouping_accuracy_and_regret():
     table = evaluation_table({"mip": good, "all_in_one": one}, recs, tasks, oracle)
     assert table.set_index("grouping").loc["mip", "regret"] == pytest.approx(0.0)
     assert table.set_index("grouping").loc["all_in_one", "regret"] == pytest.approx(0.1)
+
+
+def test_table_reports_what_the_solver_proved_and_its_time(tmp_path):
+    """status, the gap of a program stopped at its time limit, and the solve time reach the
+    table (the Exam grouping has no oracle: what the solver proved is the figure to read)."""
+    from mtlbench.grouping.evaluate import write_evaluation_table
+
+    tasks = ["a", "b"]
+    recs = _records(tasks, lambda t, g: 0.8 if len(g) == 2 else 0.7)
+    groupings = {
+        "mip": {"groups": [tasks], "task_order": tasks, "status": "feasible", "objective": 0.9, "bound": 1.2,
+                "wall_time_s": 60.04, "constraints": {"budget": 1}},
+        "mip_overlap": {"groups": [tasks], "task_order": tasks, "status": "optimal", "objective": 1.0, "bound": 1.0,
+                        "wall_time_s": 0.5, "constraints": {"budget": 1}},
+        "each_alone": {"groups": [["a"], ["b"]], "task_order": tasks, "status": "heuristic", "objective": 0.0,
+                       "wall_time_s": 0.0, "constraints": {"budget": 1}},
+    }
+    table = evaluation_table(groupings, recs, tasks).set_index("grouping")
+    assert table.loc["mip", "gap"] == pytest.approx(0.25) and table.loc["mip", "solve_s"] == pytest.approx(60.04)
+    assert np.isnan(table.loc["mip_overlap", "gap"]) and table.loc["each_alone", "status"] == "heuristic"
+    write_evaluation_table(table.reset_index(), tmp_path, "toy")
+    md = (tmp_path / "grouping_toy.md").read_text()
+    assert "| status | solve (s) | groups |" in md
+    assert "| feasible (gap 25.0 %) | 60.04 | a,b |" in md and "| optimal | 0.50 | a,b |" in md

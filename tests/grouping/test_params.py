@@ -69,3 +69,22 @@ def test_grouping_files_are_planned_from_the_solver_registry(monkeypatch):
     resolved = validate_params({**BASE, "similarity": {"datasets": ["digits_shift"]},
                                 "grouping": {"solvers": ["sampled"], "random_seeds": [1, 2]}})
     assert list(resolved["grouping"]["runs"]["digits_shift"]) == ["sampled_s1", "sampled_s2", "exhaustive"]
+
+
+def test_gains_may_come_from_an_estimator():
+    """similarity.gains: a dataset with many tasks groups on an estimator's matrix (no pair
+    training); HOA then selects on it too, and the paper's pairing is not repeated."""
+    sim = {"datasets": ["digits_shift"], "estimators": {"lp": {"estimator": "lookahead_pair"},
+                                                          "w": {"estimator": "wasserstein"}},
+           "gains": {"digits_shift": "lp"}}
+    resolved = validate_params({**BASE, "similarity": sim})
+    assert resolved["similarity"]["gains"] == {"digits_shift": "lp"}
+    runs = resolved["grouping"]["runs"]["digits_shift"]
+    assert runs["hoa"]["similarity"] == "lp" and "mip_normalized_lookahead" not in runs
+    default = validate_params({**BASE, "similarity": {"datasets": ["digits_shift"]}})
+    assert default["similarity"]["gains"] == {"digits_shift": "transfer_gain"}
+    with pytest.raises(ConfigError, match=r"similarity.gains.digits_shift: 'w' is not a gain matrix.*allowed: "
+                                          r"transfer_gain, lp"):
+        validate_params({**BASE, "similarity": {**sim, "gains": {"digits_shift": "w"}}})  # a distance
+    with pytest.raises(ConfigError, match=r"similarity.gains: 'exam' is not one of similarity.datasets"):
+        validate_params({**BASE, "similarity": {**sim, "gains": {"exam": "lp"}}})

@@ -221,7 +221,8 @@ def grouping_outputs():
     """Similarity, estimator-vs-gain correlation and grouping tables of the similarity datasets."""
     out = []
     for d in P.get("similarity", {}).get("datasets", []):
-        out += [f"results/tables/correlation_{d}.md", f"results/figures/correlation_{d}.png"]
+        if P["similarity"]["gains"][d] == "transfer_gain":  # estimators against the measured gains
+            out += [f"results/tables/correlation_{d}.md", f"results/figures/correlation_{d}.png"]
         out += [f"results/tables/grouping_{d}_B{b}.md" for b in P.get("grouping", {}).get("budgets", [])]
     for d in SUBSET_TABLES:
         out += [f"results/grouping/{d}/selection.csv", f"results/tables/grouping_{d}.md",

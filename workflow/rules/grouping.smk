@@ -24,9 +24,9 @@ def grouping_args(wc):
 
 
 def grouping_inputs(wc):
-    out = {"gain": f"results/similarity/{wc.dataset}/transfer_gain.json"}
+    out = {"gain": gain_file(wc.dataset)}
     similarity = grouping_runs(wc.dataset)[wc.name]["similarity"]
-    if similarity and similarity != "transfer_gain":
+    if similarity and f"results/similarity/{wc.dataset}/{similarity}.json" != out["gain"]:
         out["similarity"] = f"results/similarity/{wc.dataset}/{similarity}.json"
     return out
 
@@ -71,12 +71,12 @@ checkpoint grouping:
 
 
 def evaluation_records(wc):
-    """Every group of every grouping (known once the groupings exist), the pairs and, for
-    small T, every subset (the oracle)."""
+    """Every group of every grouping (known once the groupings exist), the pairs (measured
+    gains) and, for small T, every subset (the oracle)."""
     import itertools as it
 
     tasks = P["datasets"][wc.dataset]["tasks"]
-    names = set(pair_task_sets(wc.dataset))
+    names = set(pair_task_sets(wc.dataset)) if gains_measured(wc.dataset) else set()
     for name in grouping_names(wc.dataset):
         path = checkpoints.grouping.get(dataset=wc.dataset, budget=wc.budget, name=name).output[0]
         with open(path) as f:

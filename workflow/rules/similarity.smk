@@ -7,6 +7,17 @@ GROUPING = P.get("grouping", {})
 SIM_DATASETS = list(SIM.get("datasets", []))
 SIM_RATIO = f"{SIM.get('ratio', 0.1):g}"
 ESTIMATORS = SIM.get("estimators", {})
+# dataset -> the label of its gain matrix (similarity.gains): transfer_gain, measured on every
+# task alone and every pair, or an estimator's matrix for many tasks (no pair training)
+GAINS = SIM.get("gains", {})
+
+
+def gain_file(d):
+    return f"results/similarity/{d}/{GAINS.get(d, 'transfer_gain')}.json"
+
+
+def gains_measured(d):
+    return GAINS.get(d, "transfer_gain") == "transfer_gain"
 
 
 def sim_split(d, seed=None):

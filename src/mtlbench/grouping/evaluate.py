@@ -157,6 +157,7 @@ def evaluation_table(groupings: dict[str, dict], records: dict[frozenset, dict],
             out[METRIC_COLUMN[m]] = float(np.mean([scores[t] for t in tasks if metric_of[t] == m]))
         out["regret"] = (float(np.mean([oracle_u[t] - util[t] for t in tasks])) if oracle_u is not None
                          else float("nan"))
+        out.update(solver_status(grp))
         return out
 
     for name, grp in groupings.items():
@@ -164,6 +165,23 @@ def evaluation_table(groupings: dict[str, dict], records: dict[frozenset, dict],
     if oracle:
         rows.append(row("oracle", {"groups": oracle[0], "task_order": None}, None))
     return pd.DataFrame(rows)
+
+
+def solver_status(grouping: dict) -> dict:
+    """What the solver proved: ``status`` (optimal, feasible: stopped at the time limit,
+    heuristic: a baseline), ``gap`` = (bound − objective) / max(|bound|, 1e-12) of a
+    feasible program (nan otherwise) and ``solve_s``, its wall time."""
+    status, obj, bound = grouping.get("status", ""), grouping.get("objective"), grouping.get("bound")
+    gap = float("nan")
+    if status == "feasible" and obj is not None and bound is not None:
+        gap = max(0.0, float(bound) - float(obj)) / max(abs(float(bound)), 1e-12)
+    return {"status": status, "gap": gap, "solve_s": float(grouping.get("wall_time_s", float("nan")))}
+
+
+def _status_cell(r) -> str:
+    if r.status == "feasible" and not pd.isna(r.gap):
+        return f"feasible (gap {100 * r.gap:.1f} %)"
+    return r.status or "–"
 
 
 def write_evaluation_table(frame: pd.DataFrame, out_dir: str | Path, dataset: str, stem: str | None = None) -> None:
@@ -183,9 +201,11 @@ def write_evaluation_table(frame: pd.DataFrame, out_dir: str | Path, dataset: st
     else:
         regret_unit, regret_note = "regret (pts)", "; regret = oracle mean accuracy − mean accuracy (lower is better)"
     heads = (["mean acc. (%)"] if has_acc else []) + (["mean MSE"] if has_mse else [])
-    lines = [f"Groupings on {dataset}: {what} of the trained groups and regret vs the oracle{regret_note}", "",
-             "| grouping | budget | networks | " + " | ".join(heads) + f" | {regret_unit} | groups |",
-             "|---|---|---|" + "---|" * len(heads) + "---|---|"]
+    lines = [f"Groupings on {dataset}: {what} of the trained groups and regret vs the oracle{regret_note}; "
+             "status: what the solver proved (optimal, or feasible with its gap to the proven bound at the "
+             "time limit; heuristic: a baseline), solve: its wall time", "",
+             "| grouping | budget | networks | " + " | ".join(heads) + f" | {regret_unit} | status | solve (s) | groups |",
+             "|---|---|---|" + "---|" * len(heads) + "---|---|---:|---|"]
     for r in frame.itertuples():
         if pd.isna(r.regret):
             regret = "n/a"
@@ -193,6 +213,8 @@ def write_evaluation_table(frame: pd.DataFrame, out_dir: str | Path, dataset: st
             regret = f"{r.regret:.4f}" if has_mse else f"{100 * r.regret:.2f}"
         budget = "" if r.budget is None or pd.isna(r.budget) else int(r.budget)
         vals = ([f"{100 * r.mean_accuracy:.2f}"] if has_acc else []) + ([f"{r.mean_mse:.4f}"] if has_mse else [])
-        lines.append(f"| {r.grouping} | {budget} | {r.networks} | " + " | ".join(vals) + f" | {regret} | {r.groups} |")
+        solve = "" if pd.isna(r.solve_s) else f"{r.solve_s:.2f}"
+        lines.append(f"| {r.grouping} | {budget} | {r.networks} | " + " | ".join(vals)
+                     + f" | {regret} | {_status_cell(r)} | {solve} | {r.groups} |")
     with atomic_path(out_dir / f"{stem}.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n")

@@ -24,7 +24,9 @@ GROUPING_DEFAULTS = {
 }
 
 
-def validate_grouping(section: Any, datasets: dict, estimators: dict) -> dict:
+def validate_grouping(section: Any, datasets: dict, estimators: dict, gains: dict | None = None) -> dict:
+    """The checked section, with ``runs``: each dataset's grouping files (:func:`grouping_runs`;
+    ``gains``: dataset -> the label of its gain matrix, ``similarity.gains``)."""
     section = dict(require_mapping(section, "grouping"))
     for key in section:
         if key not in GROUPING_DEFAULTS:
@@ -66,11 +68,12 @@ def validate_grouping(section: Any, datasets: dict, estimators: dict) -> dict:
         raise ConfigError(f"grouping.table_random_draws: must be an integer >= 1, got {draws!r}")
     out["time_limit_s"] = float(out["time_limit_s"])
     # the grouping files each dataset plans (the rules read them: no rule names a solver)
-    out["runs"] = {d: grouping_runs(out, estimators, len(spec["tasks"])) for d, spec in datasets.items()}
+    out["runs"] = {d: grouping_runs(out, estimators, len(spec["tasks"]), (gains or {}).get(d, "transfer_gain"))
+                   for d, spec in datasets.items()}
     return out
 
 
-def grouping_runs(grouping: dict, estimators: dict, n_tasks: int) -> dict[str, dict]:
+def grouping_runs(grouping: dict, estimators: dict, n_tasks: int, gain: str = "transfer_gain") -> dict[str, dict]:
     """The grouping files of one dataset of ``n_tasks`` tasks, from the checked section:
     file name -> ``{solver, similarity, seed, options}``.
 
@@ -94,13 +97,13 @@ def grouping_runs(grouping: dict, estimators: dict, n_tasks: int) -> dict[str, d
             for seed in grouping["random_seeds"]:
                 add(f"{name}_s{seed}", name, seed=seed)
         elif not entry.per_similarity:  # those come from cluster_on, listed or not
-            add(name, name, entry.selects_on)
+            add(name, name, gain if entry.selects_on == "transfer_gain" else entry.selects_on)
     for name, entry in SOLVERS.items():
         if entry.per_similarity:
             for label in grouping["cluster_on"]:
                 add(f"{name}_{label}", name, label, cluster_method=grouping["cluster_method"])
     lookahead = next((label for label, e in estimators.items() if e["estimator"] == "lookahead_pair"), None)
-    if "mip_normalized" in runs and lookahead:
+    if "mip_normalized" in runs and lookahead and lookahead != gain:  # (else mip_normalized is it)
         add("mip_normalized_lookahead", "mip_normalized", lookahead)
     if n_tasks <= grouping["exhaustive_max_tasks"] and "exhaustive" not in runs:
         add("exhaustive", "exhaustive")
