@@ -55,19 +55,24 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
         estimators[label] = {"estimator": kind, "settings": values, "uses_gpu": ESTIMATORS[kind].uses_gpu}
     gain_hp = build_dataclass(BMTLHparams, section.get("transfer_gain"), "similarity.transfer_gain")
     return {"datasets": list(names), "ratio": float(ratio), "estimators": estimators,
-            "transfer_gain": dataclasses.asdict(gain_hp), "gains": _gains(section.get("gains"), names, estimators)}
+            "transfer_gain": dataclasses.asdict(gain_hp),
+            "gains": _gains(section.get("gains"), names, trainable, estimators)}
 
 
-def _gains(given: Any, names: list[str], estimators: dict) -> dict[str, str]:
+def _gains(given: Any, names: list[str], trainable: list[str], estimators: dict) -> dict[str, str]:
     """``similarity.gains``: dataset -> the similarity label whose matrix is its gains for the
     grouping stage; ``transfer_gain`` (the default) is the measured gains, trained on every
     task alone and every pair.  An estimator label instead (TAG affinities, the lookahead
     gains) is for many tasks, where the T(T-1)/2 pair trainings are out of reach (65 Exam
-    schools: 2,080 pairs); then there is no correlation table and no pair training."""
+    schools: 1,953 pairs); then there is no correlation table and no pair training.  An entry
+    of a dataset outside ``similarity.datasets`` is kept for when it is grouped (an override
+    file may switch the grouping off)."""
     given = dict(require_mapping(given, "similarity.gains"))
     for d, label in given.items():
+        if d not in trainable:
+            raise ConfigError(f"similarity.gains: {d!r} is not a trainable dataset; allowed: {', '.join(trainable)}")
         if d not in names:
-            raise ConfigError(f"similarity.gains: {d!r} is not one of similarity.datasets; allowed: {', '.join(names)}")
+            continue
         allowed = ["transfer_gain"] + [lb for lb, e in estimators.items()
                                        if ESTIMATORS[e["estimator"]].orientation == "similarity"]
         if label not in allowed:
