@@ -15,7 +15,7 @@ Two kinds of gain matrix (seeded):
 
 A third mode times the program on a gain matrix of the pipeline instead, e.g. the 63
 Exam schools' lookahead gains of configs/tabular.yaml (grouping at scale): the status,
-the relative gap (bound − objective) / |bound| and the wall time per budget.
+the relative gap |bound − objective| / max(|bound|, |objective|) and the wall time per budget.
 
 Usage: python benchmarks/bench_grouping.py [--quick] [--time-limit 60]
        python benchmarks/bench_grouping.py --gains-file results/similarity/exam/lookahead_pair.json --budgets 2,4,8
@@ -100,6 +100,7 @@ def main() -> None:
 
 def on_file(a) -> None:
     """The program on the matrix of ``--gains-file`` at each budget: status, gap, time."""
+    from mtlbench.grouping.evaluate import relative_gap
     from mtlbench.similarity.io import read_similarity
 
     g, rec = read_similarity(a.gains_file)
@@ -109,7 +110,7 @@ def on_file(a) -> None:
     print(f"{'B':>3} {'status':>9} {'objective':>11} {'bound':>11} {'gap':>8} {'groups':>6} {'MIP s':>8}")
     for budget in (int(b) for b in a.budgets.split(",")):
         mip = partition_tasks(g, budget, time_limit_s=a.time_limit, num_workers=a.workers, tasks=tasks)
-        gap = (max(0.0, mip.bound - mip.objective) / max(abs(mip.bound), 1e-12)) if mip.bound is not None else None
+        gap = relative_gap(mip.objective, mip.bound) if mip.bound is not None else None
         rows.append({"budget": budget, "status": mip.status, "objective": mip.objective, "bound": mip.bound,
                      "gap": gap, "groups": len(mip.groups), "mip_s": mip.wall_time_s})
         print(f"{budget:>3} {mip.status:>9} {mip.objective:>11.4f} {mip.bound if mip.bound is not None else float('nan'):>11.4f} "

@@ -77,6 +77,9 @@ def test_table_reports_what_the_solver_proved_and_its_time(tmp_path):
     table = evaluation_table(groupings, recs, tasks).set_index("grouping")
     assert table.loc["mip", "gap"] == pytest.approx(0.25) and table.loc["mip", "solve_s"] == pytest.approx(60.04)
     assert np.isnan(table.loc["mip_overlap", "gap"]) and table.loc["each_alone", "status"] == "heuristic"
+    from mtlbench.grouping.evaluate import relative_gap
+
+    assert relative_gap(-0.4808, -0.2153) == pytest.approx(0.2655 / 0.4808)  # negative gains: at most 1
     write_evaluation_table(table.reset_index(), tmp_path, "toy")
     md = (tmp_path / "grouping_toy.md").read_text()
     assert "| status | solve (s) | groups |" in md

@@ -167,14 +167,21 @@ def evaluation_table(groupings: dict[str, dict], records: dict[frozenset, dict],
     return pd.DataFrame(rows)
 
 
+def relative_gap(objective: float, bound: float) -> float:
+    """|bound − objective| / max(|bound|, |objective|): 0 when proven, at most 1 when both
+    have one sign (the convention of MIP solvers' relative gap, for objectives of either sign)."""
+    return abs(bound - objective) / max(abs(bound), abs(objective), 1e-12)
+
+
 def solver_status(grouping: dict) -> dict:
     """What the solver proved: ``status`` (optimal, feasible: stopped at the time limit,
-    heuristic: a baseline), ``gap`` = (bound − objective) / max(|bound|, 1e-12) of a
-    feasible program (nan otherwise) and ``solve_s``, its wall time."""
+    heuristic: a baseline), ``gap`` = |bound − objective| / max(|bound|, |objective|) of a
+    feasible program (nan otherwise; gains may be negative, so both magnitudes count) and
+    ``solve_s``, its wall time."""
     status, obj, bound = grouping.get("status", ""), grouping.get("objective"), grouping.get("bound")
     gap = float("nan")
     if status == "feasible" and obj is not None and bound is not None:
-        gap = max(0.0, float(bound) - float(obj)) / max(abs(float(bound)), 1e-12)
+        gap = relative_gap(float(obj), float(bound))
     return {"status": status, "gap": gap, "solve_s": float(grouping.get("wall_time_s", float("nan")))}
 
 
@@ -202,7 +209,7 @@ def write_evaluation_table(frame: pd.DataFrame, out_dir: str | Path, dataset: st
         regret_unit, regret_note = "regret (pts)", "; regret = oracle mean accuracy − mean accuracy (lower is better)"
     heads = (["mean acc. (%)"] if has_acc else []) + (["mean MSE"] if has_mse else [])
     lines = [f"Groupings on {dataset}: {what} of the trained groups and regret vs the oracle{regret_note}; "
-             "status: what the solver proved (optimal, or feasible with its gap to the proven bound at the "
+             "status: what the solver proved (optimal, or feasible with its relative gap to the proven bound at the "
              "time limit; heuristic: a baseline), solve: its wall time", "",
              "| grouping | budget | networks | " + " | ".join(heads) + f" | {regret_unit} | status | solve (s) | groups |",
              "|---|---|---|" + "---|" * len(heads) + "---|---|---:|---|"]
