@@ -104,3 +104,16 @@ def test_routing_config_plans_data_train_and_gap_tables(tmp_path):
         assert path in out, path
     assert "--routing-data data/routing/routing" in out
     assert "results/runs/digits" not in out
+
+
+def test_gpu_config_is_the_papers_size():
+    """configs/routing_gpu.yaml: embedding 128, 6 layers, 8 heads, 10 epochs x 10,000
+    episodes in batches of 400, for both methods; 512 evaluation instances at 1 s."""
+    p = validate_params(merge_params_files([ROOT / "params.yaml", ROOT / "configs" / "routing_gpu.yaml"])[0])
+    assert p["device"] == "cuda" and p["datasets"]["routing"]["source"]["eval_size"] == 512
+    assert p["datasets"]["routing"]["source"]["reference_time_limit_s"] == 1.0
+    for m in ("routing_stl", "routing_bmtl"):
+        hp = p["methods"][m]["hparams"]
+        assert (hp["embedding_dim"], hp["encoder_layers"], hp["heads"]) == (128, 6, 8)
+        assert (hp["epochs"], hp["episodes_per_epoch"], hp["batch_size"]) == (10, 10_000, 400)
+    assert [m for m, s in p["methods"].items() if s["enabled"]] == ["routing_stl", "routing_bmtl"]
