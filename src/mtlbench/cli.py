@@ -354,7 +354,14 @@ def cmd_train_task_set(a) -> None:
     from .similarity.transfer_gain import record_metric, record_score, train_task_set
 
     _set_threads(a.threads)
-    rec = train_task_set(a.features, a.splits, a.tasks, a.hparams, a.seeds, device=_device(a.device))
+    if a.routing_data:  # a routing dataset: routing_bmtl on the tasks, gap per task
+        from .similarity.routing_task_set import routing_task_set
+
+        rec = routing_task_set(a.routing_data, a.tasks, a.hparams, a.seeds, device=_device(a.device))
+    elif not a.features or not a.splits:
+        raise SystemExit("mtlbench train-task-set: --features and --splits are required (or --routing-data)")
+    else:
+        rec = train_task_set(a.features, a.splits, a.tasks, a.hparams, a.seeds, device=_device(a.device))
     write_json(a.out, rec)
     print(f"{a.out}: " + ", ".join(f"{t} {record_metric(rec, t)} {record_score(rec, t):.4f}" for t in a.tasks))
 
@@ -600,8 +607,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train-task-set", parents=[common],
                        help="train a set of tasks together (bMTL) per split/seed -> task-set record JSON")
-    s.add_argument("--features", required=True)
-    s.add_argument("--splits", nargs="+", required=True, help="one split file per seed")
+    s.add_argument("--features", default=None, help="features table (required unless --routing-data)")
+    s.add_argument("--splits", nargs="+", default=None, help="one split file per seed (unless --routing-data)")
+    s.add_argument("--routing-data", default=None,
+                   help="a routing dataset's folder (data/routing/{dataset}); trains routing_bmtl, gap per task")
     s.add_argument("--seeds", type=int, nargs="+", required=True)
     s.add_argument("--tasks", type=_csv_list, required=True, help="one task (alone), two (a pair) or a group")
     s.add_argument("--hparams", type=_json_arg, default={})

@@ -312,7 +312,8 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         for label in sections["similarity"].get("estimators", {}):
             check_name(label, f"similarity.estimators.{label!r}")
         sections["grouping"] = validate_grouping(params.get("grouping"), datasets,
-                                                 sections["similarity"]["estimators"], sections["similarity"]["gains"])
+                                                 sections["similarity"]["estimators"], sections["similarity"]["gains"],
+                                                 sections["similarity"]["estimators_of"])
 
     if "robustness" in params:  # FGSM accuracy of trained models (VMTL appendix B.5)
         from .robustness import validate_robustness

@@ -117,3 +117,37 @@ def test_gpu_config_is_the_papers_size():
         assert (hp["embedding_dim"], hp["encoder_layers"], hp["heads"]) == (128, 6, 8)
         assert (hp["epochs"], hp["episodes_per_epoch"], hp["batch_size"]) == (10, 10_000, 400)
     assert [m for m, s in p["methods"].items() if s["enabled"]] == ["routing_stl", "routing_bmtl"]
+
+
+def test_routing_grouping_config_plans_task_sets_gains_and_regret_tables(tmp_path):
+    """configs/routing_grouping.yaml over configs/routing.yaml: before the groupings exist,
+    each task alone and every pair (21 task sets, all by train_routing_task_set), the gains,
+    the grouping files of the gain-based solvers (none on a feature estimator) and the regret
+    tables; no estimator job, no correlation table."""
+    from workflow_project import sh
+
+    from mtlbench.config import merge_params_files
+
+    p = validate_params(merge_params_files([ROOT / "params.yaml", CONFIG, ROOT / "configs/routing_grouping.yaml"])[0])
+    assert p["similarity"]["estimators_of"] == {"routing": []}
+    assert p["similarity"]["routing_transfer_gain"]["embedding_dim"] == 32
+    runs = p["grouping"]["runs"]["routing"]
+    assert "tag" not in runs and not [n for n in runs if n.startswith("cluster_")] and "hoa" in runs
+    for name in ("Snakefile", "params.yaml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for name in ("workflow", "configs", "profiles"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    _, out = sh(tmp_path, "snakemake", "-n", "--cores", "2", "--resources", "gpu=1", "--configfile",
+                "configs/routing.yaml", "configs/routing_grouping.yaml")
+    jobs = {}
+    for line in out[out.index("Job stats:"):].splitlines()[3:]:
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            jobs[parts[0]] = int(parts[1])
+    assert jobs["train_routing_task_set"] == 6 + 15
+    assert jobs["transfer_gain"] == 1 and jobs["evaluate_groupings"] == len(p["grouping"]["budgets"]) == 3
+    assert jobs["grouping"] == len(runs) * 3
+    for rule in ("train_task_set", "similarity", "correlation"):
+        assert rule not in jobs, rule
+    assert "mtlbench train-task-set --routing-data data/routing/routing" in out
+    assert "results/tables/grouping_routing_B4.md" in out and "correlation_routing" not in out
