@@ -13,8 +13,13 @@ Two kinds of gain matrix (seeded):
   N(0, 0.01²) noise — the shape of measured transfer gains (accuracy differences);
 - ``random``: i.i.d. N(0, 1), no structure: the hard case for the LP bound.
 
+A third mode times the program on a gain matrix of the pipeline instead, e.g. the 63
+Exam schools' lookahead gains of configs/tabular.yaml (grouping at scale): the status,
+the relative gap (bound − objective) / |bound| and the wall time per budget.
+
 Usage: python benchmarks/bench_grouping.py [--quick] [--time-limit 60]
-Writes results/benchmarks/grouping.json.
+       python benchmarks/bench_grouping.py --gains-file results/similarity/exam/lookahead_pair.json --budgets 2,4,8
+Writes results/benchmarks/grouping.json (grouping_file.json with --gains-file).
 """
 
 from __future__ import annotations
@@ -48,8 +53,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="T = 8, 10 and 20 only")
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=None, help="CP-SAT workers (default: the solver's choice)")
-    ap.add_argument("--out", default=str(ROOT / "results" / "benchmarks" / "grouping.json"))
+    ap.add_argument("--gains-file", default=None, help="a similarity JSON: time the program on its matrix")
+    ap.add_argument("--budgets", default="2,4,8", help="with --gains-file: budgets, comma-separated")
+    ap.add_argument("--out", default=None, help="default: results/benchmarks/grouping.json (grouping_file.json)")
     a = ap.parse_args()
+    if a.gains_file:
+        return on_file(a)
+    a.out = a.out or str(ROOT / "results" / "benchmarks" / "grouping.json")
     rows = []
     small = (8, 10) if a.quick else (8, 10, 12)
     large = (20,) if a.quick else (20, 30)
@@ -86,6 +96,33 @@ def main() -> None:
                        "ortools": ortools.__version__,
                        "note": "ratios measured in one run on a shared 2-core CPU; wall times include model building"})
     print(f"wrote {a.out}")
+
+
+def on_file(a) -> None:
+    """The program on the matrix of ``--gains-file`` at each budget: status, gap, time."""
+    from mtlbench.similarity.io import read_similarity
+
+    g, rec = read_similarity(a.gains_file)
+    tasks = rec["task_order"]
+    rows = []
+    print(f"{rec['estimator']} on {rec.get('dataset', '?')}: T = {len(tasks)}, time limit {a.time_limit:g} s")
+    print(f"{'B':>3} {'status':>9} {'objective':>11} {'bound':>11} {'gap':>8} {'groups':>6} {'MIP s':>8}")
+    for budget in (int(b) for b in a.budgets.split(",")):
+        mip = partition_tasks(g, budget, time_limit_s=a.time_limit, num_workers=a.workers, tasks=tasks)
+        gap = (max(0.0, mip.bound - mip.objective) / max(abs(mip.bound), 1e-12)) if mip.bound is not None else None
+        rows.append({"budget": budget, "status": mip.status, "objective": mip.objective, "bound": mip.bound,
+                     "gap": gap, "groups": len(mip.groups), "mip_s": mip.wall_time_s})
+        print(f"{budget:>3} {mip.status:>9} {mip.objective:>11.4f} {mip.bound if mip.bound is not None else float('nan'):>11.4f} "
+              f"{100 * gap if gap is not None else float('nan'):>7.2f}% {len(mip.groups):>6} {mip.wall_time_s:>8.2f}",
+              flush=True)
+    import ortools
+
+    out = a.out or str(ROOT / "results" / "benchmarks" / "grouping_file.json")
+    write_json(out, {"gains_file": a.gains_file, "estimator": rec["estimator"], "dataset": rec.get("dataset"),
+                     "n_tasks": len(tasks), "rows": rows, "time_limit_s": a.time_limit, "num_workers": a.workers,
+                     "machine": {"platform": platform.platform(), "python": platform.python_version()},
+                     "ortools": ortools.__version__})
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

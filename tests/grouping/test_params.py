@@ -86,8 +86,11 @@ def test_gains_may_come_from_an_estimator():
     with pytest.raises(ConfigError, match=r"similarity.gains.digits_shift: 'w' is not a gain matrix.*allowed: "
                                           r"transfer_gain, lp"):
         validate_params({**BASE, "similarity": {**sim, "gains": {"digits_shift": "w"}}})  # a distance
-    with pytest.raises(ConfigError, match=r"similarity.gains: 'exam' is not one of similarity.datasets"):
+    with pytest.raises(ConfigError, match=r"similarity.gains: 'exam' is not a trainable dataset; allowed: digits_shift"):
         validate_params({**BASE, "similarity": {**sim, "gains": {"exam": "lp"}}})
+    # a dataset that is not grouped (an override switched it off) keeps its entry unchecked
+    off = validate_params({**BASE, "similarity": {**sim, "datasets": []}})
+    assert off["similarity"]["gains"] == {}
 
 
 def test_solvers_on_estimators_that_do_not_apply_are_left_out():

@@ -1,7 +1,7 @@
 """bMTL: basic multi-task learning, hard parameter sharing.
 
 One shared feature extractor f and one head g_t per task (θ = (f, g_1..g_T)), trained
-jointly on the objective of issue #10
+on the joint multi-task objective
 
     min_θ  Σ_t w_t Σ_{j=1..m_t} L_t(g_t(f(x_tj)), y_tj)  +  λ R(θ)                  (1)
 

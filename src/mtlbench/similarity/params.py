@@ -59,7 +59,7 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
     # a routing dataset's task sets are trained by routing_bmtl (mtlbench.similarity.routing_task_set)
     routing_hp = build_dataclass(RoutingBMTLHparams, section.get("routing_transfer_gain"),
                                  "similarity.routing_transfer_gain")
-    gains = _gains(section.get("gains"), names, estimators)
+    gains = _gains(section.get("gains"), names, trainable, estimators)
     of = estimators_of(names, datasets, estimators)
     for d in names:
         if gains[d] not in ("transfer_gain", *of[d]):
@@ -77,16 +77,20 @@ def estimators_of(names: list[str], datasets: dict, estimators: dict) -> dict[st
     return {d: [] if datasets[d].get("kind") == "routing" else list(estimators) for d in names}
 
 
-def _gains(given: Any, names: list[str], estimators: dict) -> dict[str, str]:
+def _gains(given: Any, names: list[str], trainable: list[str], estimators: dict) -> dict[str, str]:
     """``similarity.gains``: dataset -> the similarity label whose matrix is its gains for the
     grouping stage; ``transfer_gain`` (the default) is the measured gains, trained on every
     task alone and every pair.  An estimator label instead (TAG affinities, the lookahead
     gains) is for many tasks, where the T(T-1)/2 pair trainings are out of reach (65 Exam
-    schools: 2,080 pairs); then there is no correlation table and no pair training."""
+    schools: 1,953 pairs); then there is no correlation table and no pair training.  An entry
+    of a dataset outside ``similarity.datasets`` is kept for when it is grouped (an override
+    file may switch the grouping off)."""
     given = dict(require_mapping(given, "similarity.gains"))
     for d, label in given.items():
+        if d not in trainable:
+            raise ConfigError(f"similarity.gains: {d!r} is not a trainable dataset; allowed: {', '.join(trainable)}")
         if d not in names:
-            raise ConfigError(f"similarity.gains: {d!r} is not one of similarity.datasets; allowed: {', '.join(names)}")
+            continue
         allowed = ["transfer_gain"] + [lb for lb, e in estimators.items()
                                        if ESTIMATORS[e["estimator"]].orientation == "similarity"]
         if label not in allowed:
