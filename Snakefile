@@ -27,8 +27,7 @@ rule all:
 # coarse targets for dvc.yaml's stages
 rule data:
     input:
-        [f"data/features/{d}/{backbone_of(d)}.parquet" for d in DATASETS],
-        [p for d in DATASETS for p in splits_of(d)],
+        [p for d in DATASETS for p in data_of(d)],
 
 
 rule runs:

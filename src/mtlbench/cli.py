@@ -104,6 +104,17 @@ def cmd_index_images(a) -> None:
     print(f"{a.out}: {len(manifest['classes'])} classes; images per task: {counts}")
 
 
+def cmd_routing_data(a) -> None:
+    """A routing task's fixed evaluation set and its OR-tools reference (data.routing.build)."""
+    from .data.routing.build import build_routing_data
+
+    _set_threads(1)
+    settings = build_routing_data(a.out, a.tasks, eval_size=a.eval_size, seed=a.eval_seed,
+                                  time_limit_s=a.time_limit)
+    for task, st in settings.items():
+        print(f"{a.out}/{task}.npz + {task}.reference.json: {a.eval_size} instances, reference {st}")
+
+
 def cmd_import_features(a) -> None:
     from .features.feature_file import import_features
     from .features.tabular_file import import_tabular
@@ -182,11 +193,21 @@ def cmd_train(a) -> None:
     # claim a GPU before anything initialises CUDA
     with claim_gpu(a.gpu_lock_dir) if a.gpu_lock_dir else _null():
         _set_threads(a.threads)
-        from .train import run
+        if a.routing_data:  # a routing dataset: evaluation sets + references, no features or split
+            from .methods.blocks.routing_run import write_routing_run
+            from .runinfo import resolve_device
 
-        rec = run(a.features, a.split, a.out, dataset=a.dataset, tasks=a.tasks, method=a.method,
-                  algorithm=a.algorithm or a.method, hparams=a.hparams, ratio=a.ratio, seed=a.seed,
-                  device=a.device, progress=not a.quiet)
+            rec = write_routing_run(a.routing_data, a.out, a.tasks, a.algorithm or a.method, a.hparams, a.seed,
+                                    resolve_device(a.device), dataset=a.dataset, label=a.method,
+                                    progress=not a.quiet)
+        else:
+            if not a.features or not a.split:
+                raise SystemExit("mtlbench train: --features and --split are required (or --routing-data)")
+            from .train import run
+
+            rec = run(a.features, a.split, a.out, dataset=a.dataset, tasks=a.tasks, method=a.method,
+                      algorithm=a.algorithm or a.method, hparams=a.hparams, ratio=a.ratio, seed=a.seed,
+                      device=a.device, progress=not a.quiet)
         avg = ", ".join(f"{k} {v:.4f}" for k, v in rec["metrics"]["average"].items())
         print(f"{a.out}: {avg} ({rec['wall_time_s']:.1f} s on {rec['device']['device']})")
 
@@ -333,7 +354,14 @@ def cmd_train_task_set(a) -> None:
     from .similarity.transfer_gain import record_metric, record_score, train_task_set
 
     _set_threads(a.threads)
-    rec = train_task_set(a.features, a.splits, a.tasks, a.hparams, a.seeds, device=_device(a.device))
+    if a.routing_data:  # a routing dataset: routing_bmtl on the tasks, gap per task
+        from .similarity.routing_task_set import routing_task_set
+
+        rec = routing_task_set(a.routing_data, a.tasks, a.hparams, a.seeds, device=_device(a.device))
+    elif not a.features or not a.splits:
+        raise SystemExit("mtlbench train-task-set: --features and --splits are required (or --routing-data)")
+    else:
+        rec = train_task_set(a.features, a.splits, a.tasks, a.hparams, a.seeds, device=_device(a.device))
     write_json(a.out, rec)
     print(f"{a.out}: " + ", ".join(f"{t} {record_metric(rec, t)} {record_score(rec, t):.4f}" for t in a.tasks))
 
@@ -536,6 +564,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="data/raw/{dataset}")
     s.set_defaults(fn=cmd_index_images)
 
+    s = sub.add_parser("routing-data", help="routing tasks -> fixed evaluation sets + OR-tools references")
+    s.add_argument("--tasks", type=_csv_list, required=True, help="routing tasks, e.g. tsp20,cvrp20")
+    s.add_argument("--eval-size", type=int, required=True, help="instances per evaluation set")
+    s.add_argument("--eval-seed", type=int, required=True, help="seed of the evaluation sets")
+    s.add_argument("--time-limit", type=float, required=True, help="OR-tools seconds per instance")
+    s.add_argument("--out", required=True, help="data/routing/{dataset}")
+    s.set_defaults(fn=cmd_routing_data)
+
     s = sub.add_parser("import-features", help="a feature_file or tabular dataset -> features table (no backbone)")
     s.add_argument("--dataset", required=True)
     s.add_argument("--config", type=_json_arg, required=True,
@@ -571,8 +607,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train-task-set", parents=[common],
                        help="train a set of tasks together (bMTL) per split/seed -> task-set record JSON")
-    s.add_argument("--features", required=True)
-    s.add_argument("--splits", nargs="+", required=True, help="one split file per seed")
+    s.add_argument("--features", default=None, help="features table (required unless --routing-data)")
+    s.add_argument("--splits", nargs="+", default=None, help="one split file per seed (unless --routing-data)")
+    s.add_argument("--routing-data", default=None,
+                   help="a routing dataset's folder (data/routing/{dataset}); trains routing_bmtl, gap per task")
     s.add_argument("--seeds", type=int, nargs="+", required=True)
     s.add_argument("--tasks", type=_csv_list, required=True, help="one task (alone), two (a pair) or a group")
     s.add_argument("--hparams", type=_json_arg, default={})
@@ -679,8 +717,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_paper_compare)
 
     s = sub.add_parser("train", parents=[common], help="train one method on one split -> run JSON")
-    s.add_argument("--features", required=True)
-    s.add_argument("--split", required=True)
+    s.add_argument("--features", default=None, help="features table (required unless --routing-data)")
+    s.add_argument("--split", default=None, help="split file (required unless --routing-data)")
+    s.add_argument("--routing-data", default=None,
+                   help="a routing dataset's folder (data/routing/{dataset}: {task}.npz + {task}.reference.json)")
     s.add_argument("--out", required=True)
     s.add_argument("--dataset", required=True)
     s.add_argument("--tasks", type=_csv_list, required=True, help="comma-separated, in order")

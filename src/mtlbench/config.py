@@ -31,7 +31,7 @@ TOP_LEVEL_KEYS = ("datasets", "backbones", "methods", "train_ratios", "seeds", "
                   "similarity", "grouping", "robustness", "resources", "selection")
 # rules whose cluster resources params.yaml may set (resources.<rule>.{runtime, mem_mb})
 RESOURCE_RULES = ("download", "prepare_release", "index_images", "import_features", "features", "features_files",
-                  "splits", "train", "train_seeds", "train_task_set", "similarity", "grouping", "robustness")
+                  "splits", "routing_data", "train", "train_seeds", "train_task_set", "similarity", "grouping", "robustness")
 RESOURCE_KEYS = ("runtime", "mem_mb")
 DATASET_KEYS = ("backbone", "tasks", "enabled", "download", "train_ratios")
 
@@ -76,6 +76,10 @@ def dataset_task_types(name: str, entry: Mapping[str, Any], registry: Mapping) -
     a tabular one its ``task_type``)."""
     if entry.get("kind") == "tabular":
         return {entry["source"]["task_type"]}
+    if entry.get("kind") == "routing":  # routing_length (TSP, CVRP) / routing_prize (OP)
+        from .data.kinds import RoutingConfig
+
+        return {RoutingConfig.task_type(t) for t in entry["tasks"]}
     spec = registry.get(name)
     if spec is None or "kind" in entry:
         return {"classification"}
@@ -200,11 +204,13 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
                               "enabled": bool(source.pop("enabled")), "source": source}
             if cfg.kind == "subset_scores":  # a published table: grouping only, no training
                 datasets[name]["budgets"] = cfg.budget_list
+            if cfg.kind == "routing":  # generated instances: no backbone, no split (one protocol "ratio" 1)
+                datasets[name].update(backbone="generated", train_ratios=[1.0])
             continue
         if name not in DATASETS:
             err = unknown_key_error("datasets", name, DATASETS)
             raise ConfigError(f"{err}; or bring your own data with a 'kind:' key, allowed kinds: "
-                              "'feature_file', 'image_folder', 'subset_scores', 'tabular'")
+                              "'feature_file', 'image_folder', 'routing', 'subset_scores', 'tabular'")
         spec = DATASETS[name]
         values = dict(require_mapping(values, f"datasets.{name}"))
         for key in values:
@@ -306,7 +312,8 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         for label in sections["similarity"].get("estimators", {}):
             check_name(label, f"similarity.estimators.{label!r}")
         sections["grouping"] = validate_grouping(params.get("grouping"), datasets,
-                                                 sections["similarity"]["estimators"], sections["similarity"]["gains"])
+                                                 sections["similarity"]["estimators"], sections["similarity"]["gains"],
+                                                 sections["similarity"]["estimators_of"])
 
     if "robustness" in params:  # FGSM accuracy of trained models (VMTL appendix B.5)
         from .robustness import validate_robustness

@@ -91,3 +91,19 @@ def test_gains_may_come_from_an_estimator():
     # a dataset that is not grouped (an override switched it off) keeps its entry unchecked
     off = validate_params({**BASE, "similarity": {**sim, "datasets": []}})
     assert off["similarity"]["gains"] == {}
+
+
+def test_solvers_on_estimators_that_do_not_apply_are_left_out():
+    """available=[] (a routing dataset: no estimator reads generated instances): tag, the
+    clusterings and the lookahead program are not planned; the gain-based files are."""
+    from mtlbench.grouping import params as gp
+
+    section = {**gp.GROUPING_DEFAULTS, "cluster_on": ["w", "transfer_gain"], "random_seeds": [0]}
+    estimators = {"w": {"estimator": "wasserstein"}, "lp": {"estimator": "lookahead_pair"}}
+    every = gp.grouping_runs(section, estimators, n_tasks=3)
+    some = gp.grouping_runs(section, estimators, n_tasks=3, available=[])
+    assert set(every) - set(some) == {"tag", "cluster_w", "mip_normalized_lookahead"}
+    assert list(some) == ["mip", "mip_overlap", "mip_normalized", "all_in_one", "each_alone", "hoa", "random_s0",
+                          "cluster_transfer_gain", "exhaustive"]
+    listed = gp.grouping_runs(section, estimators, n_tasks=3, available=["w", "lp"])
+    assert set(every) - set(listed) == {"tag"}  # its tag_affinity is not among them

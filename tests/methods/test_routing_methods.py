@@ -74,3 +74,47 @@ def test_run_from_the_stage_files_writes_the_record(tmp_path):
     assert back["metrics"] == rec["metrics"] and set(back["metrics"]["per_task"]["cvrp20"]) == {"tour_length", "gap"}
     assert back["reference_settings"]["cvrp20"]["time_limit_s"] == 0.05
     assert back["extra"]["infeasible"] == {"cvrp20": 0}
+
+
+def test_train_command_on_routing_data_and_the_gap_table(tmp_path):
+    """`mtlbench train --routing-data` (the train_routing rule's command) writes a run JSON the
+    tables stage reads: ratio 1, the method's label, tour length / prize and gap per task;
+    `mtlbench tables` then gives the gap of every task."""
+    import json
+
+    from mtlbench.cli import main
+    from mtlbench.data.routing.build import build_routing_data
+    from mtlbench.io import read_json
+
+    build_routing_data(tmp_path / "data", ["tsp20", "op20"], eval_size=4, time_limit_s=0.05)
+    runs = []
+    for label, algorithm in (("stl_small", "routing_stl"), ("routing_bmtl", "routing_bmtl")):
+        out = tmp_path / "runs" / label / "r1_s0.json"
+        main(["train", "--routing-data", str(tmp_path / "data"), "--out", str(out), "--dataset", "routing",
+              "--tasks", "tsp20,op20", "--method", label, "--algorithm", algorithm,
+              "--hparams", json.dumps({**TINY, "epochs": 1}), "--ratio", "1", "--seed", "0", "--device", "cpu",
+              "--quiet"])
+        rec = read_json(out)
+        assert rec["method"] == label and rec["algorithm"] == algorithm and rec["ratio"] == 1.0
+        assert rec["wall_time_scope"] == "run" and rec["inputs"] == {"routing_data": str(tmp_path / "data")}
+        assert set(rec["metrics"]["per_task"]["tsp20"]) == {"tour_length", "gap"}
+        assert set(rec["metrics"]["per_task"]["op20"]) == {"prize", "gap"}
+        runs.append((out, rec))
+    main(["tables", "--runs", *[str(p) for p, _ in runs], "--dataset", "routing", "--tasks", "tsp20,op20",
+          "--methods", "stl_small,routing_bmtl", "--ratios", "1", "--metrics", "gap,tour_length",
+          "--out-dir", str(tmp_path / "tables")])
+    gap = (tmp_path / "tables" / "routing_1_gap.md").read_text()
+    assert "| method | tsp20 | op20 | avg |" in gap
+    for _, rec in runs:
+        cell = f"{rec['metrics']['per_task']['tsp20']['gap']:.3f}"
+        assert f"| {rec['method']} | {cell}" in gap.replace("**", "").replace("<u>", "")
+    assert "gap (% above the reference" in gap and "standardised" not in gap
+    # the tour-length table has only the tasks that have a tour length
+    assert "| method | tsp20 | avg |" in (tmp_path / "tables" / "routing_1_tour_length.md").read_text()
+    try:
+        main(["train", "--out", str(tmp_path / "x.json"), "--dataset", "routing", "--tasks", "tsp20",
+              "--method", "routing_stl", "--ratio", "1", "--seed", "0"])
+    except SystemExit as e:
+        assert "--features and --split are required (or --routing-data)" in str(e)
+    else:
+        raise AssertionError("train without inputs did not fail")

@@ -5,6 +5,7 @@ import sys
 
 from snakemake.logging import logger
 
+from mtlbench.data.kinds import ROUTING_TASK_NAMES
 from mtlbench.config import check_params, config_warnings, merge_params_files, missing_inputs
 from mtlbench.errors import ConfigError
 from mtlbench.metrics import HIGHER_IS_BETTER
@@ -81,6 +82,27 @@ REGISTERED = "|".join(
 ) or "(?!x)x"
 # feature_file and tabular datasets are imported as they are (no backbone): precomputed.parquet
 IMAGE_FOLDERS, FEATURE_FILES = _names("image_folder"), _names("feature_file", "tabular")
+# routing datasets: generated evaluation sets + reference solutions (download.smk), no
+# features and no split; their methods train on fresh instances (train.smk train_routing)
+ROUTING = _names("routing")
+UNROUTED = "|".join(d for d, s in P["datasets"].items() if s.get("kind") != "routing") or "(?!x)x"
+
+
+def routing_files(dataset):
+    """A routing dataset's stage outputs: every task's evaluation set and reference."""
+    return expand("data/routing/{dataset}/{task}.{ext}", dataset=dataset, task=P["datasets"][dataset]["tasks"],
+                  ext=["npz", "reference.json"])
+
+
+def routing_setting(key):
+    return lambda wc: P["datasets"][wc.dataset]["source"][key]
+
+
+def data_of(dataset):
+    """What the data stage gives a dataset: its features table and splits, or its routing files."""
+    if P["datasets"][dataset].get("kind") == "routing":
+        return routing_files(dataset)
+    return [f"data/features/{dataset}/{backbone_of(dataset)}.parquet", *splits_of(dataset)]
 def _file_release_names():
     from mtlbench.data.releases import SOURCES
 
@@ -170,8 +192,14 @@ def method_algorithm(wc):
 
 def table_metrics(dataset):
     from mtlbench.data.registry import DATASETS as REGISTRY
+    from mtlbench.metrics import ROUTING_TYPES
 
     entry = P["datasets"][dataset]
+    if entry.get("kind") == "routing":  # mean tour length (TSP, CVRP) / prize (OP), and the gap of every task
+        from mtlbench.data.kinds import RoutingConfig
+
+        types = {RoutingConfig.task_type(t) for t in entry["tasks"]}
+        return [m for t, m in ROUTING_TYPES.items() if t in types] + ["gap"]
     if entry.get("kind") == "tabular":
         types = {entry["source"]["task_type"]}
     elif dataset not in REGISTRY:  # image_folder / feature_file datasets are classification
@@ -221,7 +249,8 @@ def grouping_outputs():
     """Similarity, estimator-vs-gain correlation and grouping tables of the similarity datasets."""
     out = []
     for d in P.get("similarity", {}).get("datasets", []):
-        if P["similarity"]["gains"][d] == "transfer_gain":  # estimators against the measured gains
+        # estimators against the measured gains (none apply to a routing dataset: no table)
+        if P["similarity"]["gains"][d] == "transfer_gain" and P["similarity"]["estimators_of"][d]:
             out += [f"results/tables/correlation_{d}.md", f"results/figures/correlation_{d}.png"]
         out += [f"results/tables/grouping_{d}_B{b}.md" for b in P.get("grouping", {}).get("budgets", [])]
     for d in SUBSET_TABLES:

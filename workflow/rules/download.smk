@@ -1,6 +1,6 @@
 # The raw stage: a registered dataset is built or downloaded; an image_folder dataset
 # is indexed (files listed, nothing decoded); a feature_file dataset skips straight to
-# its features table.
+# its features table; a routing dataset's instances are generated and solved.
 rule download:
     output:
         "data/raw/{dataset}/manifest.json",
@@ -71,3 +71,28 @@ rule prepare_release:
         "mtlbench prepare --dataset {wildcards.dataset} --out data/raw/{wildcards.dataset}"
         " --downloads data/raw/downloads --lock data/raw/downloads.lock.json"
         " --overrides {params.overrides:q} > {log} 2>&1"
+
+
+rule routing_data:
+    # a routing task's fixed evaluation set (seeded) and its OR-tools reference solutions
+    # (mtlbench.data.routing.build): the instances the methods are scored on, and the gap's reference
+    output:
+        "data/routing/{dataset}/{task}.npz",
+        "data/routing/{dataset}/{task}.reference.json",
+    wildcard_constraints:
+        dataset=ROUTING,
+        task="|".join(ROUTING_TASK_NAMES),
+    params:
+        eval_size=routing_setting("eval_size"),
+        eval_seed=routing_setting("eval_seed"),
+        time_limit=routing_setting("reference_time_limit_s"),
+    threads: 1
+    resources:
+        runtime=runtime("routing_data"),
+        mem_mb=mem_mb("routing_data"),
+    log:
+        "logs/routing/{dataset}_{task}.log",
+    shell:
+        "mtlbench routing-data --tasks {wildcards.task} --eval-size {params.eval_size}"
+        " --eval-seed {params.eval_seed} --time-limit {params.time_limit}"
+        " --out data/routing/{wildcards.dataset} > {log} 2>&1"

@@ -96,6 +96,7 @@ rule train_task_set:
     output:
         "results/similarity/{dataset}/task_sets/{taskset}.json",
     wildcard_constraints:
+        dataset=UNROUTED,
         taskset="[A-Za-z0-9_+-]+",
     params:
         tasks=lambda wc: wc.taskset.replace("+", ","),
@@ -111,6 +112,34 @@ rule train_task_set:
         "logs/similarity/{dataset}_task_sets/{taskset}.log",
     shell:
         "mtlbench train-task-set --features {input.features} --splits {input.splits} --seeds {params.seeds}"
+        " --tasks {params.tasks} --hparams {params.hparams:q} --device {params.device} --threads {threads}"
+        " --quiet --out {output} > {log} 2>&1"
+
+
+rule train_routing_task_set:
+    # a set of routing tasks trained together (routing_bmtl with similarity.routing_transfer_gain)
+    # once per seed, on fresh instances; each task's gap on its evaluation set (the record of train_task_set)
+    input:
+        lambda wc: routing_files(wc.dataset),
+    output:
+        "results/similarity/{dataset}/task_sets/{taskset}.json",
+    wildcard_constraints:
+        dataset=ROUTING,
+        taskset="[A-Za-z0-9_+-]+",
+    params:
+        tasks=lambda wc: wc.taskset.replace("+", ","),
+        seeds=" ".join(SEEDS),
+        hparams=lambda wc: json.dumps(SIM.get("routing_transfer_gain", {}), sort_keys=True),
+        device=P["device"],
+    threads: 1
+    resources:
+        runtime=runtime("train_task_set"),
+        mem_mb=mem_mb("train_task_set"),
+        gpu=1,
+    log:
+        "logs/similarity/{dataset}_task_sets/{taskset}.log",
+    shell:
+        "mtlbench train-task-set --routing-data data/routing/{wildcards.dataset} --seeds {params.seeds}"
         " --tasks {params.tasks} --hparams {params.hparams:q} --device {params.device} --threads {threads}"
         " --quiet --out {output} > {log} 2>&1"
 
@@ -134,7 +163,8 @@ rule correlation:
     # which cheap estimator predicts transfer: Spearman and Kendall against the measured gains
     input:
         gain="results/similarity/{dataset}/transfer_gain.json",
-        estimates=lambda wc: [f"results/similarity/{wc.dataset}/{label}.json" for label in ESTIMATORS],
+        estimates=lambda wc: [f"results/similarity/{wc.dataset}/{label}.json"
+                              for label in SIM["estimators_of"][wc.dataset]],
     output:
         "results/tables/correlation_{dataset}.md",
         "results/tables/correlation_{dataset}.csv",

@@ -27,6 +27,11 @@ An entry with a ``kind:`` key is instead one of the generic kinds below, checked
         target: normexam
         numeric: [standLRT, schavg]
         categorical: [sex, vr, intake, schgend, type]
+      routing:
+        kind: routing                 # generated routing instances, OR-tools references (mtlbench.data.routing)
+        tasks: [tsp20, tsp50, cvrp20, cvrp50, op20, op50]
+        eval_size: 512
+        reference_time_limit_s: 1.0
 
 Relative paths are relative to the directory the pipeline runs in (the project root).
 """
@@ -37,6 +42,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import ConfigError
+from .routing.instances import EVAL_SEED, EVAL_SIZE
+from .routing.instances import TASKS as ROUTING_TASKS
+from .routing.instances import task_type as routing_task_type
 
 FEATURE_FORMATS = ("parquet", "csv", "npz", "mat")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -246,11 +254,59 @@ class TabularConfig:
         return tuple(c for c in every if c in self.columns[task])
 
 
+ROUTING_TASK_NAMES = tuple(ROUTING_TASKS)  # tsp20, tsp50, cvrp20, cvrp50, op20, op50
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    """``kind: routing``: the grouping paper's routing tasks, generated (no download)
+    (:mod:`mtlbench.data.routing`): each task's fixed evaluation set and its OR-tools
+    reference solutions are the data stage's outputs; training instances are drawn fresh
+    from the run's seeded stream.
+
+    Keys:
+      tasks: a subset of tsp20, tsp50, cvrp20, cvrp50, op20, op50, in order (default: all six).
+      eval_size: instances in each task's fixed evaluation set (the papers: 512 or more).
+      eval_seed: seed of the evaluation sets (the same for every method and run seed).
+      reference_time_limit_s: OR-tools guided local search seconds per instance.
+    """
+
+    kind: Literal["routing"]
+    tasks: tuple[str, ...] = ROUTING_TASK_NAMES
+    eval_size: int = EVAL_SIZE
+    eval_seed: int = EVAL_SEED
+    reference_time_limit_s: float = 1.0
+    enabled: bool = True
+
+    def check(self, where: str) -> None:
+        unknown = [t for t in self.tasks if t not in ROUTING_TASK_NAMES]
+        if unknown:
+            raise ConfigError(f"{where}.tasks: unknown routing tasks {unknown}; allowed: {list(ROUTING_TASK_NAMES)}")
+        if not self.tasks:
+            raise ConfigError(f"{where}.tasks: list at least one task; allowed: {list(ROUTING_TASK_NAMES)}")
+        if len(set(self.tasks)) != len(self.tasks):
+            raise ConfigError(f"{where}.tasks: a task is listed twice: {list(self.tasks)}")
+        if self.eval_size < 1:
+            raise ConfigError(f"{where}.eval_size: must be >= 1, got {self.eval_size}")
+        if self.eval_seed < 0:
+            raise ConfigError(f"{where}.eval_seed: must be >= 0, got {self.eval_seed}")
+        if not self.reference_time_limit_s > 0:
+            raise ConfigError(f"{where}.reference_time_limit_s: must be > 0 seconds, got {self.reference_time_limit_s}")
+
+    @property
+    def task_order(self) -> tuple[str, ...]:
+        return tuple(self.tasks)
+
+    @staticmethod
+    def task_type(task: str) -> str:
+        return routing_task_type(task)
+
+
 def _kinds() -> dict[str, type]:
     from .subset_scores import SubsetScoresConfig
 
     return {"feature_file": FeatureFileConfig, "image_folder": ImageFolderConfig,
-            "subset_scores": SubsetScoresConfig, "tabular": TabularConfig}
+            "subset_scores": SubsetScoresConfig, "tabular": TabularConfig, "routing": RoutingConfig}
 
 
 KINDS: dict[str, type] = _kinds()

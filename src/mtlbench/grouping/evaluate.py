@@ -38,7 +38,7 @@ from ..io import atomic_path
 from ..similarity.transfer_gain import record_metric, record_score, record_utility
 
 MAX_ORACLE_TASKS = 12
-METRIC_COLUMN = {"accuracy": "mean_accuracy", "mse": "mean_mse"}
+METRIC_COLUMN = {"accuracy": "mean_accuracy", "mse": "mean_mse", "gap": "mean_gap"}  # gap: routing tasks
 
 
 def records_by_set(records: list[dict]) -> dict[frozenset, dict]:
@@ -141,7 +141,7 @@ def evaluation_table(groupings: dict[str, dict], records: dict[frozenset, dict],
     ``mean_mse`` over the regression tasks, and the regret vs the oracle (module docstring;
     ≥ 0, lower is better, in the metric's units)."""
     metric_of = _task_metrics(records, tasks)
-    metrics = [m for m in ("accuracy", "mse") if m in metric_of.values()]
+    metrics = [m for m in METRIC_COLUMN if m in metric_of.values()]
     oracle_u = None
     if oracle:
         oracle_grouping = {"groups": oracle[0], "task_order": None}
@@ -197,17 +197,22 @@ def write_evaluation_table(frame: pd.DataFrame, out_dir: str | Path, dataset: st
     stem = stem or f"grouping_{dataset}"
     with atomic_path(out_dir / f"{stem}.csv") as tmp:
         frame.to_csv(tmp, index=False)
-    has_acc, has_mse = "mean_accuracy" in frame.columns, "mean_mse" in frame.columns
+    has_acc, has_mse, has_gap = ("mean_accuracy" in frame.columns, "mean_mse" in frame.columns,
+                                 "mean_gap" in frame.columns)
     what = " and ".join(w for w, h in (("mean test accuracy (classification tasks)", has_acc),
-                                       ("mean test MSE on standardised targets (regression tasks)", has_mse)) if h)
-    if has_acc and has_mse:
+                                       ("mean test MSE on standardised targets (regression tasks)", has_mse),
+                                       ("mean gap to the reference solutions in % (routing tasks)", has_gap)) if h)
+    if has_gap and not (has_acc or has_mse):
+        regret_unit, regret_note = "regret (gap %)", "; regret = mean gap − oracle mean gap (lower is better)"
+    elif has_acc and has_mse:
         regret_unit, regret_note = "regret (mixed)", ("; regret = mean over tasks of the oracle's advantage, "
                                                       "accuracy in points and MSE in units, each task weighing 1/T")
     elif has_mse:
         regret_unit, regret_note = "regret (MSE)", "; regret = mean MSE − oracle mean MSE (lower is better)"
     else:
         regret_unit, regret_note = "regret (pts)", "; regret = oracle mean accuracy − mean accuracy (lower is better)"
-    heads = (["mean acc. (%)"] if has_acc else []) + (["mean MSE"] if has_mse else [])
+    heads = (["mean acc. (%)"] if has_acc else []) + (["mean MSE"] if has_mse else []) + (
+        ["mean gap (%)"] if has_gap else [])
     lines = [f"Groupings on {dataset}: {what} of the trained groups and regret vs the oracle{regret_note}; "
              "status: what the solver proved (optimal, or feasible with its relative gap to the proven bound at the "
              "time limit; heuristic: a baseline), solve: its wall time", "",
@@ -217,9 +222,10 @@ def write_evaluation_table(frame: pd.DataFrame, out_dir: str | Path, dataset: st
         if pd.isna(r.regret):
             regret = "n/a"
         else:  # accuracy-only tables in points; with MSE in the metric's own units
-            regret = f"{r.regret:.4f}" if has_mse else f"{100 * r.regret:.2f}"
+            regret = f"{r.regret:.4f}" if has_mse else f"{r.regret:.2f}" if has_gap else f"{100 * r.regret:.2f}"
         budget = "" if r.budget is None or pd.isna(r.budget) else int(r.budget)
-        vals = ([f"{100 * r.mean_accuracy:.2f}"] if has_acc else []) + ([f"{r.mean_mse:.4f}"] if has_mse else [])
+        vals = ([f"{100 * r.mean_accuracy:.2f}"] if has_acc else []) + ([f"{r.mean_mse:.4f}"] if has_mse else []) + (
+            [f"{r.mean_gap:.2f}"] if has_gap else [])
         solve = "" if pd.isna(r.solve_s) else f"{r.solve_s:.2f}"
         lines.append(f"| {r.grouping} | {budget} | {r.networks} | " + " | ".join(vals)
                      + f" | {regret} | {_status_cell(r)} | {solve} | {r.groups} |")

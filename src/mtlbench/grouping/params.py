@@ -24,9 +24,11 @@ GROUPING_DEFAULTS = {
 }
 
 
-def validate_grouping(section: Any, datasets: dict, estimators: dict, gains: dict | None = None) -> dict:
+def validate_grouping(section: Any, datasets: dict, estimators: dict, gains: dict | None = None,
+                      estimators_of: dict | None = None) -> dict:
     """The checked section, with ``runs``: each dataset's grouping files (:func:`grouping_runs`;
-    ``gains``: dataset -> the label of its gain matrix, ``similarity.gains``)."""
+    ``gains``: dataset -> the label of its gain matrix, ``similarity.gains``; ``estimators_of``:
+    dataset -> the estimator labels that apply to it, default all)."""
     section = dict(require_mapping(section, "grouping"))
     for key in section:
         if key not in GROUPING_DEFAULTS:
@@ -68,12 +70,15 @@ def validate_grouping(section: Any, datasets: dict, estimators: dict, gains: dic
         raise ConfigError(f"grouping.table_random_draws: must be an integer >= 1, got {draws!r}")
     out["time_limit_s"] = float(out["time_limit_s"])
     # the grouping files each dataset plans (the rules read them: no rule names a solver)
-    out["runs"] = {d: grouping_runs(out, estimators, len(spec["tasks"]), (gains or {}).get(d, "transfer_gain"))
+    of = estimators_of or {}
+    out["runs"] = {d: grouping_runs(out, estimators, len(spec["tasks"]), (gains or {}).get(d, "transfer_gain"),
+                                    available=of.get(d))
                    for d, spec in datasets.items()}
     return out
 
 
-def grouping_runs(grouping: dict, estimators: dict, n_tasks: int, gain: str = "transfer_gain") -> dict[str, dict]:
+def grouping_runs(grouping: dict, estimators: dict, n_tasks: int, gain: str = "transfer_gain",
+                  available: list[str] | None = None) -> dict[str, dict]:
     """The grouping files of one dataset of ``n_tasks`` tasks, from the checked section:
     file name -> ``{solver, similarity, seed, options}``.
 
@@ -84,6 +89,9 @@ def grouping_runs(grouping: dict, estimators: dict, n_tasks: int, gain: str = "t
     ``cluster_on`` label (``cluster_<label>``, whether or not it is listed in ``solvers``); ``mip_normalized_lookahead`` is the paper's
     program on the paper's estimator (the first ``lookahead_pair`` estimator), added beside
     ``mip_normalized``; ``exhaustive`` certifies ``mip`` up to ``exhaustive_max_tasks``.
+    ``available``: the estimator labels that apply to the dataset (none on a routing
+    dataset; default: no restriction); a solver or ``cluster_on`` label selecting on
+    another estimator is then left out, and so is the lookahead file.
     The rules read this (resolved into ``P``), so no rule names a solver.
     """
     runs: dict[str, dict] = {}
@@ -91,17 +99,24 @@ def grouping_runs(grouping: dict, estimators: dict, n_tasks: int, gain: str = "t
     def add(name, solver, similarity=None, seed=0, **options):
         runs[name] = {"solver": solver, "similarity": similarity, "seed": int(seed), "options": options}
 
+    def known(label):  # a solver selecting on an estimator that does not apply here is left out
+        return available is None or label in (None, gain, "transfer_gain", *available)
+
+    if available is not None:
+        estimators = {k: e for k, e in estimators.items() if k in available}
+
     for name in grouping["solvers"]:
         entry = SOLVERS[name]
         if entry.per_seed:
             for seed in grouping["random_seeds"]:
                 add(f"{name}_s{seed}", name, seed=seed)
-        elif not entry.per_similarity:  # those come from cluster_on, listed or not
+        elif not entry.per_similarity and known(entry.selects_on):  # per_similarity: from cluster_on
             add(name, name, gain if entry.selects_on == "transfer_gain" else entry.selects_on)
     for name, entry in SOLVERS.items():
         if entry.per_similarity:
             for label in grouping["cluster_on"]:
-                add(f"{name}_{label}", name, label, cluster_method=grouping["cluster_method"])
+                if known(label):
+                    add(f"{name}_{label}", name, label, cluster_method=grouping["cluster_method"])
     lookahead = next((label for label, e in estimators.items() if e["estimator"] == "lookahead_pair"), None)
     if "mip_normalized" in runs and lookahead and lookahead != gain:  # (else mip_normalized is it)
         add("mip_normalized_lookahead", "mip_normalized", lookahead)

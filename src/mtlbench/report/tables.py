@@ -161,8 +161,11 @@ def write_tables(run_paths, out_dir: str | Path, dataset: str, tasks: list[str],
     for ratio in ratios:
         for metric in metrics:
             frame, marks = table_frame(summary, dataset, ratio, metric, tasks, methods)
-            unit = {"accuracy": " (%)", "explained_variance": " (1 − MSE/Var(y_test), per task)"}.get(
-                metric, " (standardised targets)")
+            unit = {"accuracy": " (%)", "explained_variance": " (1 − MSE/Var(y_test), per task)",
+                    # routing tasks (mtlbench.metrics.routing_metrics)
+                    "gap": " (% above the reference for a tour length, below it for a prize; of the means)",
+                    "tour_length": " (mean over the evaluation instances)",
+                    "prize": " (mean over the evaluation instances)"}.get(metric, " (standardised targets)")
             n = summary[(summary.dataset == dataset) & (summary.ratio == ratio)]["n"]
             seeds = f"{int(n.min())}" if len(n) else "0"
             best = "highest" if HIGHER_IS_BETTER.get(metric, True) else "lowest"

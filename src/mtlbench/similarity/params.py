@@ -19,7 +19,7 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
     from ..methods.bmtl import BMTLHparams
 
     section = dict(require_mapping(section, "similarity"))
-    allowed = ("datasets", "ratio", "estimators", "transfer_gain", "gains")
+    allowed = ("datasets", "ratio", "estimators", "transfer_gain", "routing_transfer_gain", "gains")
     for key in section:
         if key not in allowed:
             raise unknown_key_error("similarity", key, allowed)
@@ -54,9 +54,27 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
             raise ConfigError(f"{where}.relation: required (the relation's name in the run JSONs)")
         estimators[label] = {"estimator": kind, "settings": values, "uses_gpu": ESTIMATORS[kind].uses_gpu}
     gain_hp = build_dataclass(BMTLHparams, section.get("transfer_gain"), "similarity.transfer_gain")
+    from ..methods.routing_bmtl import RoutingBMTLHparams
+
+    # a routing dataset's task sets are trained by routing_bmtl (mtlbench.similarity.routing_task_set)
+    routing_hp = build_dataclass(RoutingBMTLHparams, section.get("routing_transfer_gain"),
+                                 "similarity.routing_transfer_gain")
+    gains = _gains(section.get("gains"), names, trainable, estimators)
+    of = estimators_of(names, datasets, estimators)
+    for d in names:
+        if gains[d] not in ("transfer_gain", *of[d]):
+            raise ConfigError(f"similarity.gains.{d}: {gains[d]!r} does not apply to dataset {d!r} "
+                              f"(its estimators: {', '.join(of[d]) or 'none'}); allowed: transfer_gain")
     return {"datasets": list(names), "ratio": float(ratio), "estimators": estimators,
-            "transfer_gain": dataclasses.asdict(gain_hp),
-            "gains": _gains(section.get("gains"), names, trainable, estimators)}
+            "transfer_gain": dataclasses.asdict(gain_hp), "routing_transfer_gain": dataclasses.asdict(routing_hp),
+            "gains": gains, "estimators_of": of}
+
+
+def estimators_of(names: list[str], datasets: dict, estimators: dict) -> dict[str, list[str]]:
+    """dataset -> the estimator labels that apply to it: every one, except on a routing
+    dataset (generated instances, no features table or split for an estimator to read):
+    none there, so its grouping runs on the measured gains only."""
+    return {d: [] if datasets[d].get("kind") == "routing" else list(estimators) for d in names}
 
 
 def _gains(given: Any, names: list[str], trainable: list[str], estimators: dict) -> dict[str, str]:

@@ -176,6 +176,6 @@ def write_transfer_gain(out: str, record_paths: list[str], tasks: list[str], dat
                      "seeds": records[0].get("seeds")}, dataset=dataset, orientation="similarity",
                      inputs={"records": list(record_paths)},
                      extra={"task_metric": task_metric_names(records, tasks),  # per task (task_order)
-                            "gain_definition": "accuracy: joint - alone; mse: alone - joint (positive = helps)",
+                            "gain_definition": "accuracy: joint - alone; mse, gap: alone - joint (positive = helps)",
                             "joint_score": joint.tolist(), "alone_score": alone.tolist()})
     return gain

@@ -73,6 +73,12 @@ def get_task(name: str) -> RoutingTask:
     return TASKS[name]
 
 
+def task_type(name: str) -> str:
+    """The task type of a routing task: ``routing_prize`` (OP, maximised) or
+    ``routing_length`` (TSP, CVRP), which :mod:`mtlbench.metrics` reports."""
+    return "routing_prize" if get_task(name).maximise else "routing_length"
+
+
 def instance_rng(task: str, seed: int, purpose: str) -> np.random.Generator:
     """The generator of one (task, seed, purpose) stream (purpose: ``eval`` or ``train``)."""
     return np.random.default_rng([int(seed), zlib.crc32(task.encode()), zlib.crc32(purpose.encode())])

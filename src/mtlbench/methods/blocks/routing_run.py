@@ -2,8 +2,8 @@
 (:mod:`mtlbench.train`): dataset, method, algorithm, seed, tasks, task_types,
 metrics {per_task: {task: {tour_length | prize, gap}}, average}, history, extra
 (infeasible solutions per task, always 0 by the masks), hparams, the reference settings,
-config_hash, n_test, wall_time_s, device, versions.  (Routing runs have no split and no
-ratio: the evaluation sets are fixed, the training instances generated.)"""
+config_hash, n_test, wall_time_s, device, versions.  (Routing runs have no split; their ratio is 1,
+the one protocol: the evaluation sets are fixed, the training instances generated.)"""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ def routing_run(problem: Problem, method: str, hparams: dict, seed: int, device:
     wall = time.perf_counter() - t0
     tasks = list(problem.tasks)
     per_task = {t: task_metrics(problem.data[t].y_test, result.predictions[t], problem.task_type(t)) for t in tasks}
-    resolved = {"dataset": dataset, "method": label or method, "algorithm": method, "seed": seed, "tasks": tasks,
+    # ratio 1: the one protocol of a routing dataset (the tables key their runs by ratio)
+    resolved = {"dataset": dataset, "method": label or method, "algorithm": method, "ratio": 1.0, "seed": seed,
+                "tasks": tasks,
                 "hparams": dataclasses.asdict(hp)}
     return {
         **resolved,
@@ -43,6 +45,7 @@ def routing_run(problem: Problem, method: str, hparams: dict, seed: int, device:
         "config_hash": config_hash({**resolved, "reference_settings": reference_settings or {}}),
         "n_test": {t: len(problem.data[t].y_test) for t in tasks},
         "wall_time_s": wall,
+        "wall_time_scope": "run",
         "device": device_info(device),
         "versions": library_versions(),
     }

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...data.routing.instances import arrays, get_task, rows
+from ...data.routing.instances import arrays, rows
+from ...data.routing.instances import task_type as routing_task_type
 from ...data.routing.solutions import objective, violations
 from ..base import Problem, TaskData
 from .pomo import POMOHparams, RoutingModel, solve_greedy
-
-
-def routing_task_type(task: str) -> str:
-    return "routing_prize" if get_task(task).maximise else "routing_length"
 
 
 def routing_problem(eval_sets: dict[str, dict[str, np.ndarray]],
