@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .base import Method, MethodResult, Problem
 from .blocks.pomo import POMOHparams
 from .blocks.pomo_train import train_routing
-from .blocks.routing_task import RoutingEvaluation
+from .blocks.routing_task import ROUTING_TASK_TYPES, RoutingEvaluation
 
 
 @dataclass(frozen=True)
@@ -23,12 +23,11 @@ class RoutingBMTLHparams(POMOHparams):
 
 class RoutingBMTL(Method):
     name = "routing_bmtl"
-    task_types = ("routing_length", "routing_prize")
+    task_types = ROUTING_TASK_TYPES
     Hparams = RoutingBMTLHparams
 
     def fit_predict(self, problem: Problem, seed: int, device: str = "cpu", progress: bool = True) -> MethodResult:
         ev = RoutingEvaluation(problem, self.hp, device)
         train_routing(list(problem.tasks), self.hp, seed, device, lambda step, model: ev(step, model, problem.tasks),
                       "routing_bmtl", progress)
-        return MethodResult(predictions=dict(ev.predictions), history=ev.history_list(),
-                            extra={"infeasible": dict(ev.infeasible)})
+        return ev.result()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from .base import Method, MethodResult, Problem
 from .blocks.pomo import POMOHparams
 from .blocks.pomo_train import train_routing
-from .blocks.routing_task import RoutingEvaluation
+from .blocks.routing_task import ROUTING_TASK_TYPES, RoutingEvaluation
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class RoutingSTLHparams(POMOHparams):
 
 class RoutingSTL(Method):
     name = "routing_stl"
-    task_types = ("routing_length", "routing_prize")
+    task_types = ROUTING_TASK_TYPES
     Hparams = RoutingSTLHparams
 
     def fit_predict(self, problem: Problem, seed: int, device: str = "cpu", progress: bool = True) -> MethodResult:
@@ -30,5 +30,4 @@ class RoutingSTL(Method):
         for task in problem.tasks:
             train_routing([task], self.hp, seed, device, lambda step, model, t=task: ev(step, model, [t]),
                           f"routing_stl {task}", progress)
-        return MethodResult(predictions=dict(ev.predictions), history=ev.history_list(),
-                            extra={"infeasible": dict(ev.infeasible)})
+        return ev.result()

@@ -19,7 +19,8 @@ import numpy as np
 from ...data.routing.instances import arrays, rows
 from ...data.routing.instances import task_type as routing_task_type
 from ...data.routing.solutions import objective, violations
-from ..base import Problem, TaskData
+from ...metrics import ROUTING_TYPES
+from ..base import MethodResult, Problem, TaskData
 from .pomo import POMOHparams, RoutingModel, solve_greedy
 
 
@@ -68,3 +69,12 @@ class RoutingEvaluation:
 
     def history_list(self) -> list[dict]:
         return [self.history[s] for s in sorted(self.history)]
+
+    def result(self) -> MethodResult:
+        """The run's MethodResult: the final predictions, the history and the infeasible counts."""
+        return MethodResult(predictions=dict(self.predictions), history=self.history_list(),
+                            extra={"infeasible": dict(self.infeasible)})
+
+
+# the task types a routing method handles (mtlbench.metrics: mean tour length / prize, and the gap)
+ROUTING_TASK_TYPES = tuple(ROUTING_TYPES)
