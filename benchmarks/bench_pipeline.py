@@ -1,76 +1,244 @@
-"""Wall time of the whole default pipeline and of a no-op re-run, in one run.
+"""The whole pipeline before and after a change, side by side in one run, and the no-op re-run.
 
-Copies the workflow into a temporary folder (so results/ here is untouched), runs
-`snakemake --cores N` on the given params file, then times `snakemake -n` (a no-op
-re-run: the planning cost a user pays every time) and `snakemake` again (a no-op
-that also checks outputs).  Prints a table and writes results/benchmarks/pipeline.json.
+For each revision (``--baseline-rev``, e.g. the commit before a speed change, then
+``--rev``, default the working tree) it makes a fresh copy of the repository (``git
+worktree``-free: ``git archive`` of the commit, or the working tree's tracked files)
+in a temporary folder, so results/ here is untouched, and runs what ``make run`` runs
+there:
 
-Target: the no-op re-run under 3 s.
+    snakemake --cores N --resources gpu=<mtlbench gpu-slots>  [--configfile F ...]
 
-    python benchmarks/bench_pipeline.py [--params params.yaml] [--cores 2] [--repeats 5]
+with this Python's environment (the copy's ``src/`` first on PYTHONPATH, so its rules
+call its own library).  It records per revision:
+
+- the wall time and the CPU-seconds (user + system of every process the run started,
+  from ``getrusage(RUSAGE_CHILDREN)``) and the job count ("N of N steps");
+- the CPU-seconds and wall time per rule, from the rules' ``benchmark:`` files
+  (logs/benchmarks/, Snakemake's ``cpu_time`` and ``s`` columns) where the revision
+  writes them, else the per-rule wall time from the console log's job time stamps;
+- then, for the last revision, the no-op re-run: ``snakemake -n`` and ``snakemake``
+  again, ``--repeats`` times each (median, min, max);
+- whether the two revisions' outputs agree: every table under results/tables and every
+  run JSON under results/runs byte for byte, the run JSONs with ``wall_time_s`` left out.
+
+It prints the ratios (baseline / rev) and writes results/benchmarks/pipeline.json.
+Targets (on the 2-core machine): >= 3x fewer CPU-seconds and >= 3x less wall time for
+the default run, the no-op re-run under 2 s.  The default run takes over an hour per
+revision there; ``--configfile configs/quick.yaml`` measures the reduced run instead.
+
+    python benchmarks/bench_pipeline.py --baseline-rev 903c748 [--rev HEAD] [--cores 2]
+        [--repeats 5] [--configfile configs/quick.yaml] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime as dt
+import io
 import json
 import os
-import shutil
+import re
+import resource
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+STEPS = re.compile(r"(\d+) of (\d+) steps \(100%\) done")
 
 
-def timed(cmd, cwd, env) -> float:
+def copy_revision(rev: str | None, dest: Path) -> str:
+    """The tracked files of ``rev`` (None: the working tree, uncommitted edits included) into dest."""
+    dest.mkdir(parents=True)
+    if rev is None:
+        files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+        for name in filter(None, files.decode().split("\0")):
+            src = ROOT / name
+            if src.is_file():
+                (dest / name).parent.mkdir(parents=True, exist_ok=True)
+                (dest / name).write_bytes(src.read_bytes())
+        return "working tree"
+    data = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(dest, filter="data")
+    return subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def env_for(copy: Path) -> dict:
+    bindir = str(Path(sys.executable).parent)
+    return dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""),
+                PYTHONPATH=str(copy / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
+def run(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, str]:
+    """Wall seconds, CPU-seconds of every process it started, and the output, of one command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    dt = time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{(p.stdout + p.stderr)[-3000:]}")
-    return dt
+        sys.exit(f"{' '.join(cmd)} in {cwd} failed:\n{(p.stdout + p.stderr)[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, p.stdout + p.stderr
+
+
+def rule_of_benchmark(path: Path, root: Path) -> str:
+    return path.relative_to(root).parts[0]
+
+
+def per_rule_from_benchmarks(copy: Path) -> dict[str, dict] | None:
+    """Rule -> jobs, CPU-seconds and wall seconds, from logs/benchmarks/<rule>/... .tsv
+    (the chunk rules of the transfer-gain chain, logged under similarity/, are told apart
+    by their file names)."""
+    root = copy / "logs" / "benchmarks"
+    if not root.is_dir():
+        return None
+    out: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "cpu_s": 0.0, "wall_s": 0.0})
+    for f in sorted(root.rglob("*.tsv")):
+        rows = list(csv.DictReader(f.open(), delimiter="\t"))
+        if not rows:
+            continue
+        rule = rule_of_benchmark(f, root)
+        if f.parent.name.endswith("_task_sets"):
+            rule = "task_set chunks" if f.name.startswith("chunk") else "train_task_set"
+        out[rule]["jobs"] += 1
+        out[rule]["cpu_s"] += float(rows[-1].get("cpu_time") or 0)
+        out[rule]["wall_s"] += float(rows[-1]["s"])
+    return dict(out)
+
+
+def per_rule_from_log(text: str) -> dict[str, dict]:
+    """Rule -> jobs and wall seconds, from the console log's time stamps before each job's
+    start ("rule X: ... jobid: N") and finish ("Finished jobid: N")."""
+    stamp, pending, start = None, None, {}
+    out: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "wall_s": 0.0})
+    for line in text.splitlines():
+        if m := re.match(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$", line):
+            stamp = dt.datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y")
+        elif m := re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):$", line):
+            pending = (m.group(1), stamp)
+        elif (m := re.match(r"^\s+jobid: (\d+)$", line)) and pending:
+            start[m.group(1)], pending = pending, None
+        elif (m := re.match(r"^Finished jobid: (\d+)", line)) and m.group(1) in start:
+            rule, t0 = start.pop(m.group(1))
+            out[rule]["jobs"] += 1
+            out[rule]["wall_s"] += (stamp - t0).total_seconds()
+    return dict(out)
+
+
+def measure(rev: str | None, where: Path, cores: str, configfiles: list[str]) -> dict:
+    label = copy_revision(rev, where)
+    env = env_for(where)
+    slots = subprocess.run(["mtlbench", "gpu-slots"], env=env, capture_output=True, text=True,
+                           check=True).stdout.strip()
+    cmd = ["snakemake", "--cores", cores, "--resources", f"gpu={slots}"]
+    for f in configfiles:
+        cmd += ["--configfile", f]
+    print(f"[{label}] {' '.join(cmd)} in {where} ...", flush=True)
+    wall, cpu, text = run(cmd, where, env)
+    steps = STEPS.findall(text)
+    jobs = int(steps[-1][1]) if steps else None
+    rules = per_rule_from_benchmarks(where)
+    print(f"[{label}] {jobs} jobs, {wall:.0f} s wall, {cpu:.0f} CPU-s", flush=True)
+    return {"revision": label, "command": cmd, "wall_s": wall, "cpu_s": cpu, "jobs": jobs,
+            "per_rule": rules if rules is not None else per_rule_from_log(text),
+            "per_rule_source": "benchmark files" if rules is not None else "console log (wall only)"}
+
+
+def noop(where: Path, cores: str, configfiles: list[str], repeats: int) -> dict:
+    env = env_for(where)
+    cmd = ["snakemake", "--cores", cores] + [a for f in configfiles for a in ("--configfile", f)]
+    dry = [run([*cmd, "-n"], where, env)[0] for _ in range(repeats)]
+    again = []
+    for _ in range(repeats):
+        wall, _, text = run(cmd, where, env)
+        if "Nothing to be done" not in text:
+            sys.exit(f"the re-run in {where} was not a no-op:\n{text[-2000:]}")
+        again.append(wall)
+    stats = lambda v: {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)}  # noqa: E731
+    return {"dry_run_s": stats(dry), "rerun_s": stats(again)}
+
+
+def same_outputs(a: Path, b: Path) -> dict:
+    """Tables byte for byte, run JSONs with wall_time_s (and the batched-seed wall fields) left out."""
+    def runs(root: Path) -> dict:
+        out = {}
+        for f in sorted((root / "results" / "runs").rglob("*.json")):
+            rec = json.loads(f.read_text())
+            rec.pop("wall_time_s", None)
+            out[str(f.relative_to(root))] = rec
+        return out
+
+    def tables(root: Path) -> dict:
+        return {str(f.relative_to(root)): f.read_bytes() for f in sorted((root / "results" / "tables").rglob("*"))
+                if f.is_file()}
+
+    ra, rb, ta, tb = runs(a), runs(b), tables(a), tables(b)
+    differ_runs = sorted(k for k in set(ra) | set(rb) if ra.get(k) != rb.get(k))
+    differ_tables = sorted(k for k in set(ta) | set(tb) if ta.get(k) != tb.get(k))
+    return {"runs_compared": len(set(ra) | set(rb)), "runs_differing": differ_runs,
+            "tables_compared": len(set(ta) | set(tb)), "tables_differing": differ_tables}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--params", default=str(ROOT / "params.yaml"))
+    ap.add_argument("--rev", default=None, help="the revision measured (default: the working tree)")
+    ap.add_argument("--baseline-rev", default=None, help="the revision to compare with, run first (e.g. the "
+                    "commit before a speed change); none: only --rev and its no-op re-run")
     ap.add_argument("--cores", default="2")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--configfile", action="append", default=[], help="passed to snakemake (repeatable)")
+    ap.add_argument("--keep", default=None, help="keep the copies (and their results) in this folder")
     ap.add_argument("--out", default=str(ROOT / "results/benchmarks/pipeline.json"))
     a = ap.parse_args()
 
-    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
     with tempfile.TemporaryDirectory(prefix="mtlbench-bench-") as tmp:
-        d = Path(tmp)
-        shutil.copy(ROOT / "Snakefile", d)
-        shutil.copytree(ROOT / "workflow", d / "workflow")
-        shutil.copy(a.params, d / "params.yaml")
-        smk = ["snakemake", "--cores", a.cores]
-        full = timed(smk, d, env)
-        dry = [timed([*smk, "-n"], d, env) for _ in range(a.repeats)]
-        noop = [timed(smk, d, env) for _ in range(a.repeats)]
+        base = Path(a.keep) if a.keep else Path(tmp)
+        result: dict = {"cores": a.cores, "configfiles": a.configfile}
+        if a.baseline_rev:
+            result["baseline"] = measure(a.baseline_rev, base / "baseline", a.cores, a.configfile)
+        result["rev"] = measure(a.rev, base / "rev", a.cores, a.configfile)
+        result["noop"] = noop(base / "rev", a.cores, a.configfile, a.repeats)
+        result["noop_target_s"] = 2.0
+        if a.baseline_rev:
+            b, r = result["baseline"], result["rev"]
+            result["ratios"] = {"wall": b["wall_s"] / r["wall_s"], "cpu": b["cpu_s"] / r["cpu_s"],
+                                "jobs": (b["jobs"] or 0) / (r["jobs"] or 1)}
+            result["ratio_targets"] = {"wall": 3.0, "cpu": 3.0}
+            result["outputs"] = same_outputs(base / "baseline", base / "rev")
 
-    result = {
-        "params": a.params,
-        "cores": a.cores,
-        "full_pipeline_s": full,
-        "noop_dry_run_s": {"median": statistics.median(dry), "min": min(dry), "max": max(dry)},
-        "noop_rerun_s": {"median": statistics.median(noop), "min": min(noop), "max": max(noop)},
-        "noop_target_s": 3.0,
-        "noop_over_full": statistics.median(noop) / full,
-    }
-    print(f"{'measure':28s} {'seconds':>9s}")
-    print(f"{'whole pipeline':28s} {full:9.1f}")
-    print(f"{'no-op re-run (-n), median':28s} {result['noop_dry_run_s']['median']:9.2f}")
-    print(f"{'no-op re-run, median':28s} {result['noop_rerun_s']['median']:9.2f}  (target < 3 s)")
-    print(f"{'no-op / whole pipeline':28s} {result['noop_over_full']:9.4f}")
+    print(f"\n{'':28s} {'wall s':>9s} {'CPU-s':>9s} {'jobs':>6s}")
+    for side in ("baseline", "rev"):
+        if side in result:
+            s = result[side]
+            print(f"{s['revision']:28s} {s['wall_s']:9.1f} {s['cpu_s']:9.1f} {s['jobs'] or 0:6d}")
+    if "ratios" in result:
+        r = result["ratios"]
+        print(f"{'baseline / rev':28s} {r['wall']:8.2f}x {r['cpu']:8.2f}x {r['jobs']:5.2f}x  (targets: >= 3x)")
+        o = result["outputs"]
+        print(f"outputs: {o['tables_compared'] - len(o['tables_differing'])} of {o['tables_compared']} tables and "
+              f"{o['runs_compared'] - len(o['runs_differing'])} of {o['runs_compared']} run JSONs (wall time "
+              "aside) identical")
+    n = result["noop"]
+    print(f"no-op re-run: snakemake -n median {n['dry_run_s']['median']:.2f} s, snakemake median "
+          f"{n['rerun_s']['median']:.2f} s (target < 2 s)")
+    print(f"\nper rule ({result['rev']['revision']}, {result['rev']['per_rule_source']}):")
+    for rule, v in sorted(result["rev"]["per_rule"].items(), key=lambda kv: -kv[1].get("cpu_s", kv[1]["wall_s"])):
+        cpu = f"{v['cpu_s']:8.1f} CPU-s" if "cpu_s" in v else " " * 14
+        print(f"  {rule:26s} {v['jobs']:4d} jobs {cpu} {v['wall_s']:8.1f} s wall "
+              f"({v.get('cpu_s', v['wall_s']) / v['jobs']:.1f} per job)")
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\n{out}")
 
 
 if __name__ == "__main__":

@@ -72,6 +72,23 @@ def test_stages_end_to_end(files, capsys):
     assert "| oracle |" in table and "| mip |" in table
 
 
+def test_task_sets_in_one_process_write_the_records_of_each_set_alone(files, tmp_path):
+    """--task-sets (a chunk job of the transfer-gain chain): every record equals the one
+    --tasks writes for that set alone, over the same seeds and splits."""
+    d, tasks = files
+    f, s = str(d / "f.parquet"), str(d / "s0.parquet")
+    sets = [[tasks[0]], [tasks[2]], [tasks[0], tasks[3]], tasks[:3]]
+    common = ["--features", f, "--splits", s, s, "--seeds", "0", "1", "--hparams", TINY, "--quiet", "--device", "cpu"]
+    outs = [str(tmp_path / f"chunk{k}.json") for k in range(len(sets))]
+    assert main(["train-task-set", *common, "--task-sets", *(",".join(ts) for ts in sets), "--out", *outs]) == 0
+    for ts, out in zip(sets, outs):
+        assert main(["train-task-set", *common, "--tasks", ",".join(ts), "--out", str(tmp_path / "one.json")]) == 0
+        chunk, one = (json.loads(open(p).read()) for p in (out, tmp_path / "one.json"))
+        assert chunk == one and chunk["tasks"] == ts
+    with pytest.raises(SystemExit, match="2 task sets need as many --out files, got 1"):
+        main(["train-task-set", *common, "--task-sets", "a", "b", "--out", outs[0]])
+
+
 def test_grouping_errors_are_clear(files, capsys):
     d, tasks = files
     t = ",".join(tasks)

@@ -37,9 +37,9 @@ def test_default_params_resolve(params):
         (lambda p: p["backbones"]["vgg16_fc7"].update(precision="fp8"), r"backbones.vgg16_fc7.precision: 'fp8' is not allowed; allowed: 'bf16', 'fp16', 'fp32'"),
         (lambda p: p.update(train_ratios=[0.05, 1.5]), r"train_ratios: 1.5 is not a fraction"),
         (lambda p: p.update(device="tpu"), r"device: 'tpu' is not allowed"),
-        (lambda p: p.update(resources={"trian": {"runtime": 5}}), r"unknown key resources.'trian' \(did you mean 'train'\?\)"),
-        (lambda p: p.update(resources={"train": {"mem": 5}}), r"unknown key resources.train.'mem'.*allowed: 'mem_mb', 'runtime'"),
-        (lambda p: p.update(resources={"train": {"runtime": 0}}), r"resources.train.runtime: expected a positive integer \(minutes\)"),
+        (lambda p: p.update(resources={"train_sedes": {"runtime": 5}}), r"unknown key resources.'train_sedes' \(did you mean 'train_seeds'\?\)"),
+        (lambda p: p.update(resources={"train_seeds": {"mem": 5}}), r"unknown key resources.train_seeds.'mem'.*allowed: 'mem_mb', 'runtime'"),
+        (lambda p: p.update(resources={"train_seeds": {"runtime": 0}}), r"resources.train_seeds.runtime: expected a positive integer \(minutes\)"),
         (lambda p: p["features"].update(decode="cuda", jpeg_draft=True), r"features.jpeg_draft: true works with decode: cpu only"),
         (lambda p: p["features"].update(prefetch=0), r"features: .*prefetch >= 1"),
         (lambda p: p["robustness"].update(method=["bmtl"]), r"unknown key robustness.'method' \(did you mean 'methods'\?\)"),
@@ -193,7 +193,7 @@ def test_check_merges_override_files_in_snakemakes_order(capsys, monkeypatch):
         assert rc == 0, err
         assert out.splitlines()[0].startswith("params: params.yaml + configs/ett.yaml")
         assert "dataset etth1: 7 tasks" in out and "dataset digits" not in out
-        assert "training jobs planned: etth1 21" in out and out.rstrip().endswith("OK")
+        assert "training jobs planned: etth1 7" in out and out.rstrip().endswith("OK")
         assert len(out.splitlines()) < 15  # a summary, not the resolved JSON
     rc, out, _ = _check(capsys, "--json", "configs/ett.yaml")
     assert rc == 0 and json.loads(out)["datasets"]["etth1"]["enabled"] is True

@@ -133,7 +133,7 @@ def test_failed_job_is_retried_then_reported(cluster, slurm_run, tmp_path):
     wrapper.parent.mkdir()
     wrapper.write_text(
         "#!/bin/sh\n"
-        f'case " $* " in *" train "*"--method bmtl "*) echo "$SLURM_JOB_ID" >> {attempts}; '
+        f'case " $* " in *" train-seeds "*"--method bmtl "*) echo "$SLURM_JOB_ID" >> {attempts}; '
         'echo "injected failure" >&2; exit 3;; esac\n'
         f'exec {real} "$@"\n')
     wrapper.chmod(0o755)
@@ -146,8 +146,8 @@ def test_failed_job_is_retried_then_reported(cluster, slurm_run, tmp_path):
     states = slurm_states(environ)
     assert [states[j] for j in job_ids] == ["FAILED", "FAILED"]
     errors = re.findall(r"Error in rule (\w+):\n(.*?)\n\n", out + "\n\n", re.S)
-    assert len(errors) == 2 and all(rule == "train" for rule, _ in errors)
+    assert len(errors) == 2 and all(rule == "train_seeds" for rule, _ in errors)
     assert all(FAILING in body and "external_jobid" in body for _, body in errors)
     # the job's wildcards, printed with the job, and the final summary naming the rule
-    assert "wildcards: dataset=digits, method=bmtl, ratio=0.2, seed=0" in out
+    assert "wildcards: dataset=digits, method=bmtl, ratio=0.2" in out
     assert "Trying to restart job" in out

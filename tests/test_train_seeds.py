@@ -1,6 +1,7 @@
 """train.run_seeds: several seeds as one batched VMTL model, each run JSON equal to train.run's."""
 
 import numpy as np
+import pytest
 import torch
 
 from mtlbench.features.table import write_features
@@ -46,13 +47,22 @@ def test_run_seeds_equals_run_per_seed(tmp_path):
         np.testing.assert_allclose(batched["relations"]["A_z"]["matrix"], one["relations"]["A_z"]["matrix"], atol=1e-6)
 
 
-def test_seeds_run_one_after_another_label_their_wall_time_as_all_seeds(tmp_path):
-    """A method without a batched model (linear_stl) trains the seeds in turn in one job: its
-    wall time is still all seeds together, and the same for every seed's run JSON."""
+@pytest.mark.parametrize("method,hparams", [("linear_stl", {}), ("stl", {"hidden": 8, "steps": 15, "eval_every": 5}),
+                                            ("bmtl", {"hidden": 8, "steps": 15, "eval_every": 5})])
+def test_seeds_run_one_after_another_write_the_run_json_of_each_seed_alone(tmp_path, method, hparams):
+    """A method without a batched model trains the seeds in turn in the one train_seeds job:
+    every seed's run JSON is the one `mtlbench train` writes for that seed alone, byte for
+    byte apart from the wall time, which is the seed's own (scope ``run``)."""
+    torch.set_num_threads(1)
     feats, tasks, splits = _toy(tmp_path)
+    kw = dict(dataset="toy", tasks=tasks, method=method, algorithm=method, hparams=hparams, ratio=0.3,
+              device="cpu", progress=False)
     outs = [tmp_path / f"seq{s}.json" for s in (0, 1)]
-    recs = run_seeds(feats, splits, outs, dataset="toy", tasks=tasks, method="linear_stl", algorithm="linear_stl",
-                     hparams={}, ratio=0.3, seeds=[0, 1], device="cpu", progress=False)
-    assert [r["wall_time_scope"] for r in recs] == ["batched_seeds"] * 2
-    assert recs[0]["wall_time_s"] == recs[1]["wall_time_s"] and recs[0]["batched_seeds"] == [0, 1]
-    assert read_json(outs[1])["wall_time_scope"] == "batched_seeds"
+    recs = run_seeds(feats, splits, outs, seeds=[0, 1], **kw)
+    assert [r["wall_time_scope"] for r in recs] == ["run"] * 2 and "batched_seeds" not in recs[0]
+    for seed, sp, out in zip((0, 1), splits, outs):
+        run(feats, sp, tmp_path / f"one{seed}.json", seed=seed, **kw)
+        seq, one = read_json(out), read_json(tmp_path / f"one{seed}.json")
+        assert seq.pop("wall_time_s") > 0 and one.pop("wall_time_s") > 0
+        assert seq == one
+    assert read_json(outs[0])["metrics"] != read_json(outs[1])["metrics"]  # two seeds, two runs

@@ -98,7 +98,7 @@ def test_dvc_repro_runs_the_whole_dag(project):
     assert run["tasks"] == ["mnist", "uci_digits"] and len(run["config_hash"]) == 64
     assert run["device"]["device"] == "cpu" and "torch" in run["versions"]
     assert run["metrics"]["average"]["accuracy"] > 0.3  # 10 classes: chance is 0.1
-    assert (d / "logs/train/digits/bmtl/r0.1_s0.log").exists()
+    assert (d / "logs/train/digits/bmtl/r0.1_seeds.log").exists()
     assert (d / "dvc.lock").exists()
     # the robustness stage: one FGSM run per seed, then the table
     fgsm = json.loads((d / "results/robustness/digits/bmtl/r0.1_s0.json").read_text())
@@ -155,7 +155,7 @@ def test_changing_one_method_reruns_only_its_jobs(project):
     (d / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _, plan = sh(d, "snakemake", "-n", "--cores", "2")
     counts = job_counts(plan)
-    assert counts.get("train") == 4, counts  # bmtl x 2 ratios x 2 seeds
+    assert counts.get("train_seeds") == 2, counts  # bmtl x 2 ratios, both seeds in each job
     assert "download" not in counts and "features" not in counts and "splits" not in counts
     _, out = sh(d, "dvc", "repro")
     assert stl_run.stat().st_mtime_ns == before
@@ -190,9 +190,9 @@ def test_real_datasets_plan_download_features_splits_train(tmp_path):
     feat_jobs = {j.split("output: ")[1].split("\n")[0]: j for j in jobs if j.startswith("rule features:")}
     assert re.search(r"runtime=720\b", feat_jobs["data/features/office_home/vgg16_fc7.parquet"])
     assert re.search(r"runtime=120\b", feat_jobs["data/features/amtnn_digits/pixels.parquet"])
-    assert counts["splits"] == 6 and counts["train"] == 12
+    assert counts["splits"] == 6 and counts["train_seeds"] == 12
     for d in releases:
         assert f"data/raw/{d}/manifest.json" in out
-    # cluster resources per rule come from params.yaml (resources.train: 60 min, 8,000 MB)
-    train_job = out[out.index("rule train:"):]
-    assert re.search(r"\n    resources: .*runtime=60\b.*mem_mb=8000\b", train_job.split("\n\n")[0])
+    # cluster resources per rule come from params.yaml (resources.train_seeds: 180 min, 16,000 MB)
+    train_job = re.split(r"\n\[[^\]\n]*\d{4}\]\n", out[out.index("rule train_seeds:"):])[0]
+    assert re.search(r"\n    resources: .*runtime=180\b.*mem_mb=16000\b", train_job)

@@ -247,34 +247,48 @@ def cmd_paper_tables(a) -> None:
 def cmd_train_seeds(a) -> None:
     from .gpu import claim_gpu
 
-    if len(a.splits) != len(a.seeds) or len(a.out) != len(a.seeds):
-        raise SystemExit("mtlbench train-seeds: --splits, --seeds and --out need one entry per seed")
+    if len(a.out) != len(a.seeds) or (not a.routing_data and len(a.splits or []) != len(a.seeds)):
+        raise SystemExit("mtlbench train-seeds: --splits (unless --routing-data), --seeds and --out need one entry "
+                         "per seed")
+    if not a.routing_data and not a.features:
+        raise SystemExit("mtlbench train-seeds: --features and --splits are required (or --routing-data)")
     # claim a GPU before anything initialises CUDA
     with claim_gpu(a.gpu_lock_dir) if a.gpu_lock_dir else _null():
         _set_threads(a.threads)
-        from .train import run_seeds
+        if a.routing_data:  # a routing dataset: seed after seed on fresh instances (no features or split)
+            from .methods.blocks.routing_run import write_routing_run
 
-        records = run_seeds(a.features, a.splits, a.out, dataset=a.dataset, tasks=a.tasks, method=a.method,
-                            algorithm=a.algorithm or a.method, hparams=a.hparams, ratio=a.ratio, seeds=a.seeds,
-                            device=a.device, progress=not a.quiet)
+            records = [write_routing_run(a.routing_data, out, a.tasks, a.algorithm or a.method, a.hparams, seed,
+                                         _device(a.device), dataset=a.dataset, label=a.method,
+                                         progress=not a.quiet) for seed, out in zip(a.seeds, a.out)]
+        else:
+            from .train import run_seeds
+
+            records = run_seeds(a.features, a.splits, a.out, dataset=a.dataset, tasks=a.tasks, method=a.method,
+                                algorithm=a.algorithm or a.method, hparams=a.hparams, ratio=a.ratio,
+                                seeds=a.seeds, device=a.device, progress=not a.quiet)
     for rec, out in zip(records, a.out):
         avg = ", ".join(f"{k} {v:.4f}" for k, v in rec["metrics"]["average"].items())
-        print(f"{out}: {avg} ({rec['wall_time_s']:.1f} s for seeds {rec['batched_seeds']} together "
-              f"on {rec['device']['device']})")
+        scope = f"for seeds {rec['batched_seeds']} together" if "batched_seeds" in rec else f"for seed {rec['seed']}"
+        print(f"{out}: {avg} ({rec['wall_time_s']:.1f} s {scope} on {rec['device']['device']})")
 
 
 def cmd_robustness(a) -> None:
     from .gpu import claim_gpu
 
+    if not len(a.split) == len(a.seed) == len(a.out):
+        raise SystemExit("mtlbench robustness: --split, --seed and --out need one entry per seed")
     # claim a GPU before anything initialises CUDA
     with claim_gpu(a.gpu_lock_dir) if a.gpu_lock_dir else _null():
         _set_threads(a.threads)
         from .robustness import fgsm_run
 
-        out = fgsm_run(a.features, a.split, a.out, dataset=a.dataset, tasks=a.tasks, method=a.method,
-                       algorithm=a.algorithm or a.method, hparams=a.hparams, ratio=a.ratio, seed=a.seed,
-                       eps=a.eps, device=a.device, progress=not a.quiet, eps_unit=a.eps_unit)
-    print(f"{a.out}: " + ", ".join(f"eps {e:g}: {v:.4f}" for e, v in out["fgsm"]["avg"].items()))
+        for split, seed, out_path in zip(a.split, a.seed, a.out):  # seed after seed, in this one process
+            out = fgsm_run(split_path=split, out_path=out_path, features_path=a.features, dataset=a.dataset,
+                           tasks=a.tasks, method=a.method, algorithm=a.algorithm or a.method, hparams=a.hparams,
+                           ratio=a.ratio, seed=seed, eps=a.eps, device=a.device, progress=not a.quiet,
+                           eps_unit=a.eps_unit)
+            print(f"{out_path}: " + ", ".join(f"eps {e:g}: {v:.4f}" for e, v in out["fgsm"]["avg"].items()))
 
 
 def cmd_robustness_table(a) -> None:
@@ -349,21 +363,31 @@ def _device(name: str) -> str:
 
 def cmd_train_task_set(a) -> None:
     """Train one set of tasks together (bMTL) per (split, seed) -> a task-set record
-    (accuracy per classification task, MSE per regression task)."""
+    (accuracy per classification task, MSE per regression task); with --task-sets, each of
+    several sets in turn in this one process (one record per --out)."""
     from .io import write_json
-    from .similarity.transfer_gain import record_metric, record_score, train_task_set
+    from .similarity.transfer_gain import iter_task_sets, record_metric, record_score
 
+    task_sets = [_csv_list(t) for t in a.task_sets] if a.task_sets else [a.tasks] if a.tasks else []
+    if not task_sets or (a.tasks and a.task_sets):
+        raise SystemExit("mtlbench train-task-set: give --tasks (one set) or --task-sets (several), not both")
+    if len(a.out) != len(task_sets):
+        raise SystemExit(f"mtlbench train-task-set: {len(task_sets)} task sets need as many --out files, "
+                         f"got {len(a.out)}")
     _set_threads(a.threads)
     if a.routing_data:  # a routing dataset: routing_bmtl on the tasks, gap per task
         from .similarity.routing_task_set import routing_task_set
 
-        rec = routing_task_set(a.routing_data, a.tasks, a.hparams, a.seeds, device=_device(a.device))
+        device = _device(a.device)
+        records = (routing_task_set(a.routing_data, tasks, a.hparams, a.seeds, device=device) for tasks in task_sets)
     elif not a.features or not a.splits:
         raise SystemExit("mtlbench train-task-set: --features and --splits are required (or --routing-data)")
     else:
-        rec = train_task_set(a.features, a.splits, a.tasks, a.hparams, a.seeds, device=_device(a.device))
-    write_json(a.out, rec)
-    print(f"{a.out}: " + ", ".join(f"{t} {record_metric(rec, t)} {record_score(rec, t):.4f}" for t in a.tasks))
+        records = iter_task_sets(a.features, a.splits, task_sets, a.hparams, a.seeds, device=_device(a.device))
+    for tasks, rec, out in zip(task_sets, records, a.out):
+        write_json(out, rec)
+        print(f"{out}: " + ", ".join(f"{t} {record_metric(rec, t)} {record_score(rec, t):.4f}" for t in tasks),
+              flush=True)
 
 
 def cmd_transfer_gain(a) -> None:
@@ -612,9 +636,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--routing-data", default=None,
                    help="a routing dataset's folder (data/routing/{dataset}); trains routing_bmtl, gap per task")
     s.add_argument("--seeds", type=int, nargs="+", required=True)
-    s.add_argument("--tasks", type=_csv_list, required=True, help="one task (alone), two (a pair) or a group")
+    s.add_argument("--tasks", type=_csv_list, default=None, help="one task (alone), two (a pair) or a group")
+    s.add_argument("--task-sets", nargs="+", default=None,
+                   help="several sets, each comma-separated (e.g. a b a,b), trained one after another in this "
+                        "process; instead of --tasks")
     s.add_argument("--hparams", type=_json_arg, default={})
-    s.add_argument("--out", required=True)
+    s.add_argument("--out", nargs="+", required=True, help="the record JSON (one per set of --task-sets)")
     s.set_defaults(fn=cmd_train_task_set)
 
     s = sub.add_parser("transfer-gain", help="task-set records (alone + pairs) -> transfer_gain similarity JSON")
@@ -761,9 +788,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_paper_tables)
 
     s = sub.add_parser("train-seeds", parents=[common],
-                       help="train one method on several seeds' splits as one batched model -> one run JSON per seed")
-    s.add_argument("--features", required=True)
-    s.add_argument("--splits", nargs="+", required=True, help="one split file per seed, in --seeds order")
+                       help="train one method on every seed in one process (one batched model where the method "
+                            "has it) -> one run JSON per seed")
+    s.add_argument("--features", default=None, help="features table (required unless --routing-data)")
+    s.add_argument("--splits", nargs="+", default=None,
+                   help="one split file per seed, in --seeds order (required unless --routing-data)")
+    s.add_argument("--routing-data", default=None,
+                   help="a routing dataset's folder (data/routing/{dataset}); its runs have no split")
     s.add_argument("--seeds", type=lambda t: [int(x) for x in t.split(",")], required=True)
     s.add_argument("--out", nargs="+", required=True, help="one run JSON per seed")
     s.add_argument("--gpu-lock-dir", default=None, help="claim one GPU through a lock in this folder")
@@ -775,18 +806,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ratio", type=float, required=True)
     s.set_defaults(fn=cmd_train_seeds)
 
-    s = sub.add_parser("robustness", parents=[common], help="train one method, then FGSM accuracy at each eps -> JSON")
+    s = sub.add_parser("robustness", parents=[common],
+                       help="train one method, then FGSM accuracy at each eps -> JSON (per seed: several "
+                            "--split / --seed / --out, paired, run one after another)")
     s.add_argument("--gpu-lock-dir", default=None, help="claim one GPU through a lock in this folder")
     s.add_argument("--features", required=True)
-    s.add_argument("--split", required=True)
-    s.add_argument("--out", required=True)
+    s.add_argument("--split", nargs="+", required=True, help="the split file of each seed")
+    s.add_argument("--out", nargs="+", required=True, help="one FGSM run JSON per seed")
     s.add_argument("--dataset", required=True)
     s.add_argument("--tasks", type=_csv_list, required=True)
     s.add_argument("--method", required=True)
     s.add_argument("--algorithm", default=None)
     s.add_argument("--hparams", type=_json_arg, default={})
     s.add_argument("--ratio", type=float, required=True)
-    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--seed", type=int, nargs="+", required=True, help="one per --split")
     s.add_argument("--eps", type=lambda t: [float(x) for x in t.split(",")], default=[0.0, 0.02, 0.05, 0.1, 0.2])
     s.add_argument("--eps-unit", choices=["feature_std", "absolute"], default="feature_std",
                    help="feature_std: eps times each feature's training std; absolute: raw feature units")

@@ -31,7 +31,7 @@ TOP_LEVEL_KEYS = ("datasets", "backbones", "methods", "train_ratios", "seeds", "
                   "similarity", "grouping", "robustness", "resources", "selection")
 # rules whose cluster resources params.yaml may set (resources.<rule>.{runtime, mem_mb})
 RESOURCE_RULES = ("download", "prepare_release", "index_images", "import_features", "features", "features_files",
-                  "splits", "routing_data", "train", "train_seeds", "train_task_set", "similarity", "grouping", "robustness")
+                  "splits", "routing_data", "train_seeds", "train_task_set", "similarity", "grouping", "robustness")
 RESOURCE_KEYS = ("runtime", "mem_mb")
 DATASET_KEYS = ("backbone", "tasks", "enabled", "download", "train_ratios")
 
@@ -498,19 +498,19 @@ def check_params(params: Mapping[str, Any], origin: Mapping[tuple[str, ...], str
 
 
 def planned_training_jobs(resolved: Mapping[str, Any]) -> dict[str, int]:
-    """Training and robustness jobs of the resolved configuration (one per method, ratio
-    and seed; one per ratio for a batched-seed method), per enabled dataset."""
+    """Training and robustness jobs of the resolved configuration, per enabled dataset:
+    one training job per (method, ratio), all seeds in it (the ``train_seeds`` rule);
+    one robustness job per (method, ratio) likewise."""
     methods = [m for m in resolved["methods"].values() if m["enabled"]]
-    seeds = len(resolved["seeds"])
     out = {}
     for d, spec in resolved["datasets"].items():
         if not spec["enabled"]:
             continue
         ratios = len(spec.get("train_ratios") or resolved["train_ratios"])
-        out[d] = sum(ratios * (1 if m["batched_seeds"] else seeds) for m in methods)
+        out[d] = ratios * len(methods)
     rob = resolved.get("robustness") or {}
     if rob.get("datasets"):
-        out["robustness"] = len(rob["datasets"]) * len(rob["methods"]) * len(rob["ratios"]) * seeds
+        out["robustness"] = len(rob["datasets"]) * len(rob["methods"]) * len(rob["ratios"])
     return out
 
 

@@ -1,4 +1,5 @@
-"""The train stage: one (dataset, method, ratio, seed) run -> one run JSON.
+"""The train stage: one (dataset, method, ratio, seed) run -> one run JSON (:func:`run`),
+or every seed of one (dataset, method, ratio) in one process (:func:`run_seeds`).
 
 Run JSON (DESIGN.md contract)::
 
@@ -11,8 +12,8 @@ Run JSON (DESIGN.md contract)::
     hparams, config_hash, inputs: {features, features_sha256, split, split_sha256},
     selection: {mode, val_fraction, n_val, final, best_val, best_test} (:func:`selection_record`),
     metrics_final (the last iterate's metrics, whatever the mode),
-    wall_time_s, wall_time_scope ("run": this run's training; "batched_seeds": the one job
-    that trained every seed of ``batched_seeds`` together, :func:`run_seeds`),
+    wall_time_s, wall_time_scope ("run": this run's training; "batched_seeds": the one
+    batched model that trained every seed of ``batched_seeds`` together, :func:`run_seeds`),
     device: {...}, versions: {...}
 
 Selection (``selection:`` of params.yaml, per method): ``final`` reports the last iterate;
@@ -134,11 +135,14 @@ def build_problems(features_path: str | Path, split_paths: list, tasks: list[str
 def run_seeds(features_path: str | Path, split_paths: list, out_paths: list, *, dataset: str, tasks: list[str],
               method: str, algorithm: str, hparams: dict, ratio: float, seeds: list[int], device: str = "auto",
               progress: bool = True) -> list[dict]:
-    """Like :func:`run` for several seeds (one split each) trained as one batched model,
-    for methods with ``fit_predict_many`` (VMTL family); else one after another.  Each
-    seed's run JSON equals what :func:`run` writes for it, except ``wall_time_s``, which
-    is the wall time of all seeds together (``wall_time_scope: batched_seeds``, and
-    ``batched_seeds`` lists them)."""
+    """:func:`run` for every seed of one (dataset, method, ratio) in one process, the
+    features table read once (the ``train_seeds`` rule: one job per ratio, not per seed).
+
+    A method with ``batches_seeds`` (VMTL family) trains the seeds as one batched model:
+    each seed's run JSON equals what :func:`run` writes for it, except ``wall_time_s``,
+    the wall time of all seeds together (``wall_time_scope: batched_seeds``, and
+    ``batched_seeds`` lists them).  Any other method trains seed after seed, and each
+    run JSON is the one :func:`run` writes, its own wall time included."""
     cls = get_method(algorithm)
     hparams, selection = split_selection(hparams, method)
     hp = build_dataclass(cls.Hparams, hparams, f"methods.{method}")
@@ -146,18 +150,24 @@ def run_seeds(features_path: str | Path, split_paths: list, out_paths: list, *, 
     loaded = build_problems(features_path, split_paths, tasks)
     loaded = [(_with_validation(p, selection, s), m) for (p, m), s in zip(loaded, seeds)]
     features_sha = sha256_file(features_path)
-    model = cls(hp)
-    t0 = time.perf_counter()
-    # one batched model where the method has it (Method.batches_seeds), else seed after seed
-    results = model.fit_predict_many([p for p, _ in loaded], list(seeds), device=device, progress=progress)
-    wall = time.perf_counter() - t0
+    if cls.batches_seeds:
+        t0 = time.perf_counter()
+        results = cls(hp).fit_predict_many([p for p, _ in loaded], list(seeds), device=device, progress=progress)
+        walls, scope = [time.perf_counter() - t0] * len(seeds), "batched_seeds"
+    else:  # seed after seed, each timed alone
+        results, walls, scope = [], [], "run"
+        for (problem, _), seed in zip(loaded, seeds):
+            t0 = time.perf_counter()
+            results.append(cls(hp).fit_predict(problem, seed=seed, device=device, progress=progress))
+            walls.append(time.perf_counter() - t0)
     records = []
-    for (problem, split_meta), result, seed, sp, out in zip(loaded, results, seeds, split_paths, out_paths):
+    for (problem, split_meta), result, seed, sp, out, wall in zip(loaded, results, seeds, split_paths, out_paths, walls):
         resolved = {"dataset": dataset, "tasks": list(tasks), "method": method, "algorithm": algorithm,
                     "hparams": dataclasses.asdict(hp), "ratio": ratio, "seed": seed, **_selection_setting(selection)}
         record = _record(problem, result, resolved, features_path, features_sha, sp, split_meta, wall, device,
-                         selection, wall_scope="batched_seeds")
-        record["batched_seeds"] = list(seeds)
+                         selection, wall_scope=scope)
+        if cls.batches_seeds:
+            record["batched_seeds"] = list(seeds)
         write_json(out, record)
         records.append(record)
     return records

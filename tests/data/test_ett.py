@@ -373,7 +373,7 @@ def test_ett_config_plans_download_features_splits_train(tmp_path):
         if len(parts) == 2 and parts[1].isdigit():
             jobs[parts[0]] = int(parts[1])
     assert jobs["prepare_release"] == 1 and jobs["features"] == 1 and jobs["splits"] == seeds
-    assert jobs["train"] == len(methods) * seeds
+    assert jobs["train_seeds"] == len(methods)  # one job per method: every seed in it
     assert "download" not in jobs
     # the series is windowed by the one features rule, with the non-image cluster limits
     feat_job = re.split(r"\n\[[^\]\n]*\d{4}\]\n", out[out.index("rule features:"):])[0]

@@ -57,9 +57,6 @@ RELATION_METHODS = [m for m in METHODS if P["methods"][m]["learns_relations"]]  
 TSNE_METHODS = [m for m in RELATION_METHODS if P["methods"][m]["embedding"]]  # learned features kept
 PAPER_METHODS = [m for m in METHODS if P["methods"][m]["paper_tables"]]  # the VMTL paper's tables
 GPU_LOCKS = ".snakemake/gpu-locks"
-# training rules: all seeds as one batched model where the method has it, else one job per seed
-BATCHED_METHODS = "|".join(m for m in METHODS if P["methods"][m].get("batched_seeds")) or "(?!x)x"
-PER_SEED_METHODS = "|".join(m for m in METHODS if not P["methods"][m].get("batched_seeds")) or "(?!x)x"
 
 
 def _names(*kinds):

@@ -11,6 +11,8 @@ rule download:
         mem_mb=mem_mb("download"),
     log:
         "logs/download/{dataset}.log",
+    benchmark:
+        "logs/benchmarks/download/{dataset}.tsv",
     shell:
         "mtlbench download --dataset {wildcards.dataset} --out data/raw/{wildcards.dataset} > {log} 2>&1"
 
@@ -29,6 +31,8 @@ rule index_images:
         mem_mb=mem_mb("index_images"),
     log:
         "logs/download/{dataset}.log",
+    benchmark:
+        "logs/benchmarks/download/{dataset}.tsv",
     shell:
         "mtlbench index-images --dataset {wildcards.dataset} --config {params.config:q}"
         " --out data/raw/{wildcards.dataset} > {log} 2>&1"
@@ -48,6 +52,8 @@ rule import_features:
         mem_mb=mem_mb("import_features"),
     log:
         "logs/features/{dataset}_precomputed.log",
+    benchmark:
+        "logs/benchmarks/features/{dataset}_precomputed.tsv",
     shell:
         "mtlbench import-features --dataset {wildcards.dataset} --config {params.config:q}"
         " --out {output} > {log} 2>&1"
@@ -67,6 +73,8 @@ rule prepare_release:
         download=1,  # cap parallel downloads with --resources download=N
     log:
         "logs/download/{dataset}.log",
+    benchmark:
+        "logs/benchmarks/download/{dataset}.tsv",
     shell:
         "mtlbench prepare --dataset {wildcards.dataset} --out data/raw/{wildcards.dataset}"
         " --downloads data/raw/downloads --lock data/raw/downloads.lock.json"
@@ -92,6 +100,8 @@ rule routing_data:
         mem_mb=mem_mb("routing_data"),
     log:
         "logs/routing/{dataset}_{task}.log",
+    benchmark:
+        "logs/benchmarks/routing/{dataset}_{task}.tsv",
     shell:
         "mtlbench routing-data --tasks {wildcards.task} --eval-size {params.eval_size}"
         " --eval-seed {params.eval_seed} --time-limit {params.time_limit}"

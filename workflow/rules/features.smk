@@ -30,6 +30,8 @@ rule features:
         gpu=backbone_uses_gpu,
     log:
         "logs/features/{dataset}_{backbone}.log",
+    benchmark:
+        "logs/benchmarks/features/{dataset}_{backbone}.tsv",
     shell:
         "mtlbench features --raw data/raw/{wildcards.dataset} --backbone {wildcards.backbone} --out {output}"
         " --config {params.config:q} --device {params.device} --threads {threads} --workers {params.workers}"

@@ -65,6 +65,8 @@ checkpoint grouping:
         mem_mb=mem_mb("grouping"),
     log:
         "logs/grouping/{dataset}_B{budget}_{name}.log",
+    benchmark:
+        "logs/benchmarks/grouping/{dataset}_B{budget}_{name}.tsv",
     shell:
         "mtlbench grouping {params.solver} --gain {input.gain} --tasks {params.tasks} --budget {wildcards.budget}"
         " {params.constraints} --time-limit {params.time_limit} --out {output} > {log} 2>&1"
@@ -73,18 +75,13 @@ checkpoint grouping:
 def evaluation_records(wc):
     """Every group of every grouping (known once the groupings exist), the pairs (measured
     gains) and, for small T, every subset (the oracle)."""
-    import itertools as it
-
     tasks = P["datasets"][wc.dataset]["tasks"]
-    names = set(pair_task_sets(wc.dataset)) if gains_measured(wc.dataset) else set()
+    names = set(static_task_sets(wc.dataset))  # similarity.smk: the pairs and the oracle's subsets
     for name in grouping_names(wc.dataset):
         path = checkpoints.grouping.get(dataset=wc.dataset, budget=wc.budget, name=name).output[0]
         with open(path) as f:
             for group in json.load(f)["groups"]:
                 names.add(task_set_name([t for t in tasks if t in group]))
-    if len(tasks) <= GROUPING.get("oracle_max_tasks", 0):
-        for k in range(1, len(tasks) + 1):
-            names.update(task_set_name(c) for c in it.combinations(tasks, k))
     return [task_set_record(wc.dataset, n) for n in sorted(names)]
 
 
@@ -102,6 +99,8 @@ rule evaluate_groupings:
                            if len(P["datasets"][wc.dataset]["tasks"]) <= GROUPING.get("oracle_max_tasks", 0) else ""),
     log:
         "logs/grouping/{dataset}_B{budget}_evaluate.log",
+    benchmark:
+        "logs/benchmarks/grouping/{dataset}_B{budget}_evaluate.tsv",
     shell:
         "mtlbench evaluate-groupings --groupings {input.groupings} --records {input.records}"
         " --dataset {wildcards.dataset} --tasks {params.tasks} {params.oracle} --out-dir results/tables"
@@ -127,6 +126,8 @@ rule select_networks:
         time_limit=GROUPING.get("time_limit_s", 60),
     log:
         "logs/grouping/{dataset}_select_networks.log",
+    benchmark:
+        "logs/benchmarks/grouping/{dataset}_select_networks.tsv",
     shell:
         "mtlbench select-networks --dataset {wildcards.dataset} --config '{params.config}' --solvers {params.solvers}"
         " --random-draws {params.draws} --time-limit {params.time_limit} --out {output.selection}"

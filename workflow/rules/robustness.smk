@@ -16,11 +16,12 @@ def robustness_outputs():
 
 
 rule robustness:
+    # every seed of one (dataset, method, ratio) in one process, seed after seed
     input:
         features=features_of,
-        split="data/splits/{dataset}/r{ratio}_s{seed}.parquet",
+        splits=expand("data/splits/{{dataset}}/r{{ratio}}_s{seed}.parquet", seed=SEEDS),
     output:
-        "results/robustness/{dataset}/{method}/r{ratio}_s{seed}.json",
+        expand("results/robustness/{{dataset}}/{{method}}/r{{ratio}}_s{seed}.json", seed=SEEDS),
     params:
         tasks=lambda wc: tasks_of(wc.dataset),
         algorithm=method_algorithm,
@@ -28,18 +29,21 @@ rule robustness:
         eps=",".join(f"{e:g}" for e in ROBUST["eps"]),
         eps_unit=ROBUST.get("eps_unit", "feature_std"),
         device=P["device"],
+        seeds=" ".join(SEEDS),
     threads: 1
     resources:
         runtime=runtime("robustness"),
         mem_mb=mem_mb("robustness"),
         gpu=1,
     log:
-        "logs/robustness/{dataset}/{method}/r{ratio}_s{seed}.log",
+        "logs/robustness/{dataset}/{method}/r{ratio}_seeds.log",
+    benchmark:
+        "logs/benchmarks/robustness/{dataset}/{method}/r{ratio}_seeds.tsv",
     shell:
-        "mtlbench robustness --features {input.features} --split {input.split} --out {output}"
+        "mtlbench robustness --features {input.features} --split {input.splits} --out {output}"
         " --dataset {wildcards.dataset} --tasks {params.tasks} --method {wildcards.method}"
         " --algorithm {params.algorithm} --hparams {params.hparams:q} --eps {params.eps} --eps-unit {params.eps_unit}"
-        " --ratio {wildcards.ratio} --seed {wildcards.seed} --device {params.device}"
+        " --ratio {wildcards.ratio} --seed {params.seeds} --device {params.device}"
         f" --threads {{threads}} --gpu-lock-dir {GPU_LOCKS} > {{log}} 2>&1"
 
 
@@ -54,6 +58,8 @@ rule robustness_table:
         methods=",".join(ROBUST["methods"]),
     log:
         "logs/tables/robustness_{dataset}_{ratio}.log",
+    benchmark:
+        "logs/benchmarks/tables/robustness_{dataset}_{ratio}.tsv",
     shell:
         "mtlbench robustness-table --runs {input} --dataset {wildcards.dataset} --ratio {wildcards.ratio}"
         " --methods {params.methods} --out-dir results/tables > {log} 2>&1"

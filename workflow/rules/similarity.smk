@@ -1,6 +1,7 @@
 # Task similarity: cheap estimators, learned relations, measured transfer gains, and
 # how well each estimator predicts the gains (rank correlation).
 import itertools
+import re
 
 SIM = P.get("similarity", {"datasets": [], "estimators": {}})
 GROUPING = P.get("grouping", {})
@@ -63,6 +64,8 @@ rule similarity:
         gpu=lambda wc: 1 if ESTIMATORS[wc.label]["uses_gpu"] else 0,  # Estimator.uses_gpu
     log:
         "logs/similarity/{dataset}_{label}.log",
+    benchmark:
+        "logs/benchmarks/similarity/{dataset}_{label}.tsv",
     shell:
         "mtlbench similarity --estimator {params.estimator} --name {wildcards.label} --dataset {wildcards.dataset}"
         " --tasks {params.tasks} --features {input.features} --split {input.split} --settings {params.settings:q}"
@@ -83,6 +86,8 @@ rule similarity_learned:
         tasks=lambda wc: tasks_of(wc.dataset),
     log:
         "logs/similarity/{dataset}_{label}.log",
+    benchmark:
+        "logs/benchmarks/similarity/{dataset}_{label}.tsv",
     shell:
         "mtlbench similarity --estimator learned --name {wildcards.label} --dataset {wildcards.dataset}"
         " --tasks {params.tasks} --runs {input} --settings {params.settings:q} --out {output} > {log} 2>&1"
@@ -110,6 +115,8 @@ rule train_task_set:
         gpu=1,
     log:
         "logs/similarity/{dataset}_task_sets/{taskset}.log",
+    benchmark:
+        "logs/benchmarks/similarity/{dataset}_task_sets/{taskset}.tsv",
     shell:
         "mtlbench train-task-set --features {input.features} --splits {input.splits} --seeds {params.seeds}"
         " --tasks {params.tasks} --hparams {params.hparams:q} --device {params.device} --threads {threads}"
@@ -138,10 +145,81 @@ rule train_routing_task_set:
         gpu=1,
     log:
         "logs/similarity/{dataset}_task_sets/{taskset}.log",
+    benchmark:
+        "logs/benchmarks/similarity/{dataset}_task_sets/{taskset}.tsv",
     shell:
         "mtlbench train-task-set --routing-data data/routing/{wildcards.dataset} --seeds {params.seeds}"
         " --tasks {params.tasks} --hparams {params.hparams:q} --device {params.device} --threads {threads}"
         " --quiet --out {output} > {log} 2>&1"
+
+
+def oracle_task_sets(d):
+    """Every subset of d's tasks, where the grouping evaluation trains them all (the oracle:
+    T <= grouping.oracle_max_tasks); else none."""
+    tasks = P["datasets"][d]["tasks"]
+    if d not in GROUPING.get("runs", {}) or len(tasks) > GROUPING.get("oracle_max_tasks", 0):
+        return []
+    return [task_set_name(c) for k in range(1, len(tasks) + 1) for c in itertools.combinations(tasks, k)]
+
+
+def static_task_sets(d):
+    """The task sets of d known before any job runs: each task alone and every pair (the
+    measured gains) and the oracle's subsets, smallest first.  (The groups the solvers
+    choose are known only after the grouping checkpoint: one train_task_set job each.)"""
+    names = set(pair_task_sets(d)) if gains_measured(d) else set()
+    names.update(oracle_task_sets(d))
+    return sorted(names, key=lambda n: (n.count("+"), n))
+
+
+# The static task sets of a dataset are trained in similarity.task_set_chunks jobs (one
+# process each, the features read once), not one job per set: chunk k holds every
+# chunks-th set from the k-th, so the chunks are alike in size.  Each set's record is the
+# one train_task_set would write.  One rule per (dataset, chunk), task_sets_<dataset>_<k>,
+# preferred over train_task_set for its files.
+def _rule_id(d):
+    return re.sub(r"\W", "_", d)
+
+
+TASK_SET_CHUNKS = int(SIM.get("task_set_chunks", 4))
+for _d in sorted(set(SIM_DATASETS) | set(GROUPING.get("runs", {}))):
+    _names = static_task_sets(_d)
+    for _k in range(min(TASK_SET_CHUNKS, len(_names))):
+        _chunk = _names[_k::TASK_SET_CHUNKS]
+        _routing = P["datasets"][_d].get("kind") == "routing"
+        _data = (f"--routing-data data/routing/{_d}" if _routing else
+                 f"--features data/features/{_d}/{backbone_of(_d)}.parquet --splits "
+                 + " ".join(sim_split(_d, s) for s in SEEDS))
+        _hp = json.dumps(SIM.get("routing_transfer_gain" if _routing else "transfer_gain", {}), sort_keys=True)
+
+        rule:
+            name:
+                f"task_sets_{_rule_id(_d)}_{_k}"
+            input:
+                routing_files(_d) if _routing else [f"data/features/{_d}/{backbone_of(_d)}.parquet",
+                                                    *[sim_split(_d, s) for s in SEEDS]],
+            output:
+                [task_set_record(_d, n) for n in _chunk],
+            params:
+                data=_data,
+                sets=" ".join(n.replace("+", ",") for n in _chunk),
+                seeds=" ".join(SEEDS),
+                hparams=_hp,
+                device=P["device"],
+            threads: 1
+            resources:
+                runtime=runtime("train_task_set") * len(_chunk),  # resources.train_task_set: per set
+                mem_mb=mem_mb("train_task_set"),
+                gpu=1,
+            log:
+                f"logs/similarity/{_d}_task_sets/chunk{_k}.log",
+            benchmark:
+                f"logs/benchmarks/similarity/{_d}_task_sets/chunk{_k}.tsv",
+            shell:
+                "mtlbench train-task-set {params.data} --seeds {params.seeds} --task-sets {params.sets}"
+                " --hparams {params.hparams:q} --device {params.device} --threads {threads}"
+                " --quiet --out {output} > {log} 2>&1"
+
+        workflow.ruleorder(f"task_sets_{_rule_id(_d)}_{_k}", "train_task_set", "train_routing_task_set")
 
 
 rule transfer_gain:
@@ -154,6 +232,8 @@ rule transfer_gain:
         tasks=lambda wc: tasks_of(wc.dataset),
     log:
         "logs/similarity/{dataset}_transfer_gain.log",
+    benchmark:
+        "logs/benchmarks/similarity/{dataset}_transfer_gain.tsv",
     shell:
         "mtlbench transfer-gain --records {input} --dataset {wildcards.dataset} --tasks {params.tasks}"
         " --out {output} > {log} 2>&1"
@@ -173,6 +253,8 @@ rule correlation:
         tasks=lambda wc: tasks_of(wc.dataset),
     log:
         "logs/similarity/{dataset}_correlation.log",
+    benchmark:
+        "logs/benchmarks/similarity/{dataset}_correlation.tsv",
     shell:
         "mtlbench correlation --gain {input.gain} --estimates {input.estimates} --dataset {wildcards.dataset}"
         " --tasks {params.tasks} --out-dir results/tables --figure results/figures/correlation_{wildcards.dataset}.png"

@@ -12,6 +12,8 @@ rule splits:
         mem_mb=mem_mb("splits"),
     log:
         "logs/splits/{dataset}_r{ratio}_s{seed}.log",
+    benchmark:
+        "logs/benchmarks/splits/{dataset}_r{ratio}_s{seed}.tsv",
     shell:
         "mtlbench splits --features {input} --ratio {wildcards.ratio} --seed {wildcards.seed}"
         " --out {output} > {log} 2>&1"
@@ -30,6 +32,8 @@ rule published_split:
         config=split_list_config,
     log:
         "logs/splits/{dataset}_r{ratio}_s{seed}.log",
+    benchmark:
+        "logs/benchmarks/splits/{dataset}_r{ratio}_s{seed}.tsv",
     shell:
         "mtlbench published-split --raw data/raw/{wildcards.dataset} --config {params.config:q}"
         " --ratio {wildcards.ratio} --out {output} > {log} 2>&1"
@@ -45,6 +49,8 @@ rule split_audit:
         ratios=",".join(RATIOS),
     log:
         "logs/tables/split_audit.log",
+    benchmark:
+        "logs/benchmarks/tables/split_audit.tsv",
     shell:
         "mtlbench audit-splits --config {params.config:q} --ratios {params.ratios} --raw-root data/raw"
         " --out-stem results/tables/split_audit > {log} 2>&1"

@@ -16,6 +16,8 @@ rule table:
         methods=",".join(METHODS),
     log:
         "logs/tables/{dataset}_{ratio}_{metric}.log",
+    benchmark:
+        "logs/benchmarks/tables/{dataset}_{ratio}_{metric}.tsv",
     shell:
         "mtlbench tables --runs {input} --dataset {wildcards.dataset} --tasks {params.tasks}"
         " --methods {params.methods} --ratios {wildcards.ratio} --metrics {wildcards.metric}"
@@ -32,6 +34,8 @@ rule figure:
         methods=",".join(METHODS),
     log:
         "logs/figures/{dataset}_{metric}.log",
+    benchmark:
+        "logs/benchmarks/figures/{dataset}_{metric}.tsv",
     shell:
         "mtlbench figure --runs {input} --dataset {wildcards.dataset} --metric {wildcards.metric}"
         " --methods {params.methods} --out {output} > {log} 2>&1"
@@ -44,6 +48,8 @@ rule metrics:
         "results/metrics.json",
     log:
         "logs/metrics.log",
+    benchmark:
+        "logs/benchmarks/metrics.tsv",
     shell:
         "mtlbench metrics --runs {input} --out {output} > {log} 2>&1"
 
@@ -61,6 +67,8 @@ rule relation_heatmap:
         methods=",".join(RELATION_METHODS),
     log:
         "logs/figures/{dataset}_r{ratio}_{relation}_heatmap.log",
+    benchmark:
+        "logs/benchmarks/figures/{dataset}_r{ratio}_{relation}_heatmap.tsv",
     shell:
         "mtlbench relation-heatmap --runs {input} --relation {wildcards.relation}"
         " --methods {params.methods} --out {output} > {log} 2>&1"
@@ -76,6 +84,8 @@ rule tsne:
         samples=150,
     log:
         "logs/figures/{dataset}_{method}_r{ratio}_s{seed}_tsne.log",
+    benchmark:
+        "logs/benchmarks/figures/{dataset}_{method}_r{ratio}_s{seed}_tsne.tsv",
     shell:
         "mtlbench tsne --run {input} --samples {params.samples} --out {output} > {log} 2>&1"
 
@@ -96,6 +106,8 @@ rule paper_tables:
         ratios=lambda wc: ",".join(ratios_of(wc.dataset)),
     log:
         "logs/tables/{dataset}_paper.log",
+    benchmark:
+        "logs/benchmarks/tables/{dataset}_paper.tsv",
     shell:
         "mtlbench paper-tables --runs {input.runs} --robustness-runs {input.robustness}"
         " --dataset {wildcards.dataset} --tasks {params.tasks}"

@@ -1,35 +1,9 @@
-rule train:
-    input:
-        features=features_of,
-        split="data/splits/{dataset}/r{ratio}_s{seed}.parquet",
-    output:
-        "results/runs/{dataset}/{method}/r{ratio}_s{seed}.json",
-    wildcard_constraints:
-        dataset=UNROUTED,
-        method=PER_SEED_METHODS,
-    params:
-        tasks=lambda wc: tasks_of(wc.dataset),
-        algorithm=method_algorithm,
-        hparams=method_hparams,
-        device=P["device"],
-    threads: 1
-    resources:
-        runtime=runtime("train"),
-        mem_mb=mem_mb("train"),
-        gpu=1,
-    log:
-        "logs/train/{dataset}/{method}/r{ratio}_s{seed}.log",
-    shell:
-        "mtlbench train --features {input.features} --split {input.split} --out {output}"
-        " --dataset {wildcards.dataset} --tasks {params.tasks} --method {wildcards.method}"
-        " --algorithm {params.algorithm} --hparams {params.hparams:q}"
-        " --ratio {wildcards.ratio} --seed {wildcards.seed} --device {params.device}"
-        f" --threads {{threads}} --gpu-lock-dir {GPU_LOCKS} > {{log}} 2>&1"
-
-
+# Every seed of one (dataset, method, ratio) is trained in one process (one job per
+# ratio, not per seed: the start-up and the features read are paid once); a method with a
+# batched-seed implementation (VMTL family) trains them as one model with a leading seed
+# dimension, any other seed after seed (mtlbench.train.run_seeds).  Outputs: one run JSON
+# per seed.
 rule train_seeds:
-    # methods with a batched-seed implementation (VMTL family): every seed of one
-    # (dataset, method, ratio) in one process, as one model with a leading seed dimension
     input:
         features=features_of,
         splits=expand("data/splits/{{dataset}}/r{{ratio}}_s{seed}.parquet", seed=SEEDS),
@@ -37,7 +11,6 @@ rule train_seeds:
         expand("results/runs/{{dataset}}/{{method}}/r{{ratio}}_s{seed}.json", seed=SEEDS),
     wildcard_constraints:
         dataset=UNROUTED,
-        method=BATCHED_METHODS,
     params:
         tasks=lambda wc: tasks_of(wc.dataset),
         algorithm=method_algorithm,
@@ -51,6 +24,8 @@ rule train_seeds:
         gpu=1,
     log:
         "logs/train/{dataset}/{method}/r{ratio}_seeds.log",
+    benchmark:
+        "logs/benchmarks/train/{dataset}/{method}/r{ratio}_seeds.tsv",
     shell:
         "mtlbench train-seeds --features {input.features} --splits {input.splits} --out {output}"
         " --seeds {params.seeds} --dataset {wildcards.dataset} --tasks {params.tasks}"
@@ -61,30 +36,32 @@ rule train_seeds:
 
 rule train_routing:
     # a routing method (its Method.task_types: routing_length / routing_prize) on a routing
-    # dataset: trained on fresh seeded instances, scored on the evaluation sets against the
-    # references; the run JSON of the train rule (ratio 1: no split)
+    # dataset, every seed in one process: trained on fresh seeded instances, scored on the
+    # evaluation sets against the references; the run JSONs of train_seeds (ratio 1: no split)
     input:
         lambda wc: routing_files(wc.dataset),
     output:
-        "results/runs/{dataset}/{method}/r{ratio}_s{seed}.json",
+        expand("results/runs/{{dataset}}/{{method}}/r{{ratio}}_s{seed}.json", seed=SEEDS),
     wildcard_constraints:
         dataset=ROUTING,
-        method=PER_SEED_METHODS,
     params:
         tasks=lambda wc: tasks_of(wc.dataset),
         algorithm=method_algorithm,
         hparams=method_hparams,
         device=P["device"],
+        seeds=",".join(SEEDS),
     threads: 1
     resources:
-        runtime=runtime("train"),
-        mem_mb=mem_mb("train"),
+        runtime=runtime("train_seeds"),
+        mem_mb=mem_mb("train_seeds"),
         gpu=1,
     log:
-        "logs/train/{dataset}/{method}/r{ratio}_s{seed}.log",
+        "logs/train/{dataset}/{method}/r{ratio}_seeds.log",
+    benchmark:
+        "logs/benchmarks/train/{dataset}/{method}/r{ratio}_seeds.tsv",
     shell:
-        "mtlbench train --routing-data data/routing/{wildcards.dataset} --out {output}"
-        " --dataset {wildcards.dataset} --tasks {params.tasks} --method {wildcards.method}"
+        "mtlbench train-seeds --routing-data data/routing/{wildcards.dataset} --out {output}"
+        " --seeds {params.seeds} --dataset {wildcards.dataset} --tasks {params.tasks} --method {wildcards.method}"
         " --algorithm {params.algorithm} --hparams {params.hparams:q}"
-        " --ratio {wildcards.ratio} --seed {wildcards.seed} --device {params.device}"
+        " --ratio {wildcards.ratio} --device {params.device}"
         f" --threads {{threads}} --gpu-lock-dir {GPU_LOCKS} > {{log}} 2>&1"

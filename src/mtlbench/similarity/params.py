@@ -19,7 +19,7 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
     from ..methods.bmtl import BMTLHparams
 
     section = dict(require_mapping(section, "similarity"))
-    allowed = ("datasets", "ratio", "estimators", "transfer_gain", "routing_transfer_gain", "gains")
+    allowed = ("datasets", "ratio", "estimators", "transfer_gain", "routing_transfer_gain", "gains", "task_set_chunks")
     for key in section:
         if key not in allowed:
             raise unknown_key_error("similarity", key, allowed)
@@ -53,6 +53,10 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
         if kind == "learned" and "relation" not in values:
             raise ConfigError(f"{where}.relation: required (the relation's name in the run JSONs)")
         estimators[label] = {"estimator": kind, "settings": values, "uses_gpu": ESTIMATORS[kind].uses_gpu}
+    chunks = section.get("task_set_chunks", 4)
+    if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
+        raise ConfigError(f"similarity.task_set_chunks: {chunks!r} is not a positive integer (jobs per dataset "
+                          "that train its task sets)")
     gain_hp = build_dataclass(BMTLHparams, section.get("transfer_gain"), "similarity.transfer_gain")
     from ..methods.routing_bmtl import RoutingBMTLHparams
 
@@ -67,7 +71,7 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
                               f"(its estimators: {', '.join(of[d]) or 'none'}); allowed: transfer_gain")
     return {"datasets": list(names), "ratio": float(ratio), "estimators": estimators,
             "transfer_gain": dataclasses.asdict(gain_hp), "routing_transfer_gain": dataclasses.asdict(routing_hp),
-            "gains": gains, "estimators_of": of}
+            "gains": gains, "estimators_of": of, "task_set_chunks": chunks}
 
 
 def estimators_of(names: list[str], datasets: dict, estimators: dict) -> dict[str, list[str]]:

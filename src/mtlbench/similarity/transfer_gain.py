@@ -83,18 +83,30 @@ def train_task_set(features: str, splits: list[str], tasks: list[str], hparams: 
     """What ``mtlbench train-task-set`` writes: ``tasks`` trained together (bMTL with
     ``hparams``, ``transfer_gain.hparams``) on each (split, seed) of one features table,
     as a task-set record with its hyper-parameters and inputs."""
+    return next(iter_task_sets(features, splits, [tasks], hparams, seeds, device=device))
+
+
+def iter_task_sets(features: str, splits: list[str], task_sets: list[list[str]], hparams: dict, seeds: list[int],
+                   device: str = "cpu"):
+    """:func:`train_task_set` for each of ``task_sets`` in turn (a chunk of the transfer-gain
+    chain in one process), the features table read once; yields each set's record as
+    soon as it is trained.  Each record equals what :func:`train_task_set` gives for
+    that set alone: every set's problem is built from its own tasks."""
     from ..checks import build_dataclass
+    from ..features.table import read_features
     from ..io import sha256_file
-    from ..train import build_problems
+    from ..train import build_problem
 
     if len(splits) != len(seeds):
         raise ConfigError(f"--splits ({len(splits)}) and --seeds ({len(seeds)}) must pair up")
     hp = build_dataclass(BMTLHparams, hparams, "transfer_gain.hparams")
-    problems = [p for p, _ in build_problems(features, splits, tasks)]
-    rec = task_set_scores(problems, tasks, hp, seeds, device=device)
-    rec.update(hparams=hparams, inputs={"features": features, "features_sha256": sha256_file(features),
-                                        "splits": list(splits)})
-    return rec
+    table, features_sha = read_features(features), sha256_file(features)
+    for tasks in task_sets:
+        problems = [build_problem(table, sp, tasks)[0] for sp in splits]
+        rec = task_set_scores(problems, tasks, hp, seeds, device=device)
+        rec.update(hparams=hparams, inputs={"features": features, "features_sha256": features_sha,
+                                            "splits": list(splits)})
+        yield rec
 
 
 def record_metric(record: dict, task: str) -> str:

@@ -3,6 +3,7 @@ task-type check that refuses methods without routing tasks, and the DAG configs/
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def test_routing_config_plans_data_train_and_gap_tables(tmp_path):
     _, out = sh(tmp_path, "snakemake", "-n", "--cores", "2", "--resources", "gpu=1", "--configfile",
                 "configs/routing.yaml")
     cfg = yaml.safe_load(CONFIG.read_text())
-    tasks, seeds = cfg["datasets"]["routing"]["tasks"], cfg["seeds"]
+    tasks = cfg["datasets"]["routing"]["tasks"]
     methods = [m for m, e in cfg["methods"].items() if (e or {}).get("enabled", True)]
     assert methods == ["routing_stl", "routing_bmtl"]
     jobs = {}
@@ -93,7 +94,7 @@ def test_routing_config_plans_data_train_and_gap_tables(tmp_path):
         if len(parts) == 2 and parts[1].isdigit():
             jobs[parts[0]] = int(parts[1])
     assert jobs["routing_data"] == len(tasks) == 6
-    assert jobs["train_routing"] == len(methods) * len(seeds) == 4
+    assert jobs["train_routing"] == len(methods) == 2  # one job per method: every seed in it
     assert jobs["table"] == 3  # tour_length, prize, gap
     for rule in ("train", "train_seeds", "splits", "features", "download", "import_features", "train_task_set"):
         assert rule not in jobs, rule
@@ -121,7 +122,7 @@ def test_gpu_config_is_the_papers_size():
 
 def test_routing_grouping_config_plans_task_sets_gains_and_regret_tables(tmp_path):
     """configs/routing_grouping.yaml over configs/routing.yaml: before the groupings exist,
-    each task alone and every pair (21 task sets, all by train_routing_task_set), the gains,
+    every task set (the 63 subsets: alone, pairs and the oracle's, in 4 chunk jobs), the gains,
     the grouping files of the gain-based solvers (none on a feature estimator) and the regret
     tables; no estimator job, no correlation table."""
     from workflow_project import sh
@@ -144,7 +145,13 @@ def test_routing_grouping_config_plans_task_sets_gains_and_regret_tables(tmp_pat
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
             jobs[parts[0]] = int(parts[1])
-    assert jobs["train_routing_task_set"] == 6 + 15
+    # every subset (the oracle: 6 tasks <= oracle_max_tasks) is known before any job: in the
+    # similarity.task_set_chunks chunk jobs, alike in size, each set once; none left to train_routing_task_set
+    chunks = {r: n for r, n in jobs.items() if r.startswith("task_sets_routing_")}
+    assert len(chunks) == p["similarity"]["task_set_chunks"] == 4 and set(chunks.values()) == {1}
+    assert "train_routing_task_set" not in jobs
+    sets = [s for line in re.findall(r"--task-sets (.*?) --hparams", out) for s in line.split()]
+    assert len(sets) == len(set(sets)) == 63 and len(re.findall(r"--task-sets (.*?) --hparams", out)) == 4
     assert jobs["transfer_gain"] == 1 and jobs["evaluate_groupings"] == len(p["grouping"]["budgets"]) == 3
     assert jobs["grouping"] == len(runs) * 3
     for rule in ("train_task_set", "similarity", "correlation"):
