@@ -91,11 +91,14 @@ def run(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, str]:
 
 
 def rule_of_benchmark(path: Path, root: Path) -> str:
-    return path.relative_to(root).parts[0]
+    """The stage of a benchmark file: its folder under logs/benchmarks (as the log's), or
+    the file's stem for one at the top (metrics)."""
+    parts = path.relative_to(root).parts
+    return parts[0] if len(parts) > 1 else path.stem
 
 
 def per_rule_from_benchmarks(copy: Path) -> dict[str, dict] | None:
-    """Rule -> jobs, CPU-seconds and wall seconds, from logs/benchmarks/<rule>/... .tsv
+    """Stage -> jobs, CPU-seconds and wall seconds, from logs/benchmarks/<stage>/... .tsv
     (the chunk rules of the transfer-gain chain, logged under similarity/, are told apart
     by their file names)."""
     root = copy / "logs" / "benchmarks"
@@ -230,7 +233,7 @@ def main() -> None:
     n = result["noop"]
     print(f"no-op re-run: snakemake -n median {n['dry_run_s']['median']:.2f} s, snakemake median "
           f"{n['rerun_s']['median']:.2f} s (target < 2 s)")
-    print(f"\nper rule ({result['rev']['revision']}, {result['rev']['per_rule_source']}):")
+    print(f"\nper stage ({result['rev']['revision']}, {result['rev']['per_rule_source']}):")
     for rule, v in sorted(result["rev"]["per_rule"].items(), key=lambda kv: -kv[1].get("cpu_s", kv[1]["wall_s"])):
         cpu = f"{v['cpu_s']:8.1f} CPU-s" if "cpu_s" in v else " " * 14
         print(f"  {rule:26s} {v['jobs']:4d} jobs {cpu} {v['wall_s']:8.1f} s wall "

@@ -89,12 +89,13 @@ def dataset_task_types(name: str, entry: Mapping[str, Any], registry: Mapping) -
 def check_runnable(resolved: Mapping[str, Any]) -> None:
     """A run trains something: an enabled dataset needs an enabled method (checked before
     Snakemake plans jobs and by ``mtlbench check``; partial params for a library call may
-    leave ``methods`` out)."""
-    from .methods import METHODS
-
+    leave ``methods`` out).  The method registry (and so torch) is imported only to name
+    the allowed methods in the error: a cached check imports no method."""
     enabled = [d for d, s in resolved["datasets"].items() if s["enabled"]]
     methods = resolved["methods"]
     if enabled and not methods:
+        from .methods import METHODS
+
         raise ConfigError("methods: no method is listed; allowed: " + allowed_list(METHODS))
     if enabled and not any(s["enabled"] for s in methods.values()):
         raise ConfigError(f"methods: every method is disabled (enabled: false), but the datasets {allowed_list(enabled)} "
