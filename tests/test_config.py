@@ -251,3 +251,13 @@ def test_robustness_rows_follow_the_methods_order(params):
     """robustness.methods [vmtl, bmtl] gives the table rows bmtl, vmtl: params.yaml's order, as elsewhere."""
     params["robustness"]["methods"] = ["vmtl_ac", "vmtl", "bmtl"]
     assert validate_params(params)["robustness"]["methods"] == ["bmtl", "vmtl", "vmtl_ac"]
+
+
+def test_subset_scores_config_validates_without_its_files():
+    """configs/grouping_tables.yaml (kind: subset_scores) passes the library's check: its
+    tasks come from ``tasks`` (the kinds that read a file name theirs in ``task_order``)."""
+    from mtlbench.config import merge_params_files, validate_params
+
+    p = validate_params(merge_params_files([ROOT / "params.yaml", ROOT / "configs" / "grouping_tables.yaml"])[0])
+    assert p["datasets"]["mtg_net_ettm1"]["tasks"] == ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+    assert p["datasets"]["taskonomy_hoa_setting1"]["tasks"] == ["t1", "t2", "t3", "t4", "t5"]
