@@ -100,6 +100,17 @@ def test_train_command_on_routing_data_and_the_gap_table(tmp_path):
         assert set(rec["metrics"]["per_task"]["tsp20"]) == {"tour_length", "gap"}
         assert set(rec["metrics"]["per_task"]["op20"]) == {"prize", "gap"}
         runs.append((out, rec))
+    # `mtlbench train-seeds --routing-data` (the rule's command: every seed in one process)
+    # writes, per seed, the record `train` writes for that seed alone, wall time aside
+    outs = [tmp_path / "seeds" / f"r1_s{s}.json" for s in (0, 1)]
+    main(["train-seeds", "--routing-data", str(tmp_path / "data"), "--out", *map(str, outs), "--seeds", "0,1",
+          "--dataset", "routing", "--tasks", "tsp20,op20", "--method", "routing_bmtl", "--algorithm",
+          "routing_bmtl", "--hparams", json.dumps({**TINY, "epochs": 1}), "--ratio", "1", "--device", "cpu",
+          "--quiet"])
+    seeded, alone = read_json(outs[0]), dict(runs[1][1])
+    assert seeded.pop("wall_time_s") > 0 and alone.pop("wall_time_s") > 0
+    assert seeded == alone
+    assert read_json(outs[1])["seed"] == 1 and read_json(outs[1])["metrics"] != runs[1][1]["metrics"]
     main(["tables", "--runs", *[str(p) for p, _ in runs], "--dataset", "routing", "--tasks", "tsp20,op20",
           "--methods", "stl_small,routing_bmtl", "--ratios", "1", "--metrics", "gap,tour_length",
           "--out-dir", str(tmp_path / "tables")])
