@@ -368,9 +368,7 @@ def cmd_train_task_set(a) -> None:
     from .io import write_json
     from .similarity.transfer_gain import iter_task_sets, record_metric, record_score
 
-    task_sets = [_csv_list(t) for t in a.task_sets] if a.task_sets else [a.tasks] if a.tasks else []
-    if not task_sets or (a.tasks and a.task_sets):
-        raise SystemExit("mtlbench train-task-set: give --tasks (one set) or --task-sets (several), not both")
+    task_sets = [_csv_list(t) for t in a.task_sets] if a.task_sets else [a.tasks]
     if len(a.out) != len(task_sets):
         raise SystemExit(f"mtlbench train-task-set: {len(task_sets)} task sets need as many --out files, "
                          f"got {len(a.out)}")
@@ -636,8 +634,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--routing-data", default=None,
                    help="a routing dataset's folder (data/routing/{dataset}); trains routing_bmtl, gap per task")
     s.add_argument("--seeds", type=int, nargs="+", required=True)
-    s.add_argument("--tasks", type=_csv_list, default=None, help="one task (alone), two (a pair) or a group")
-    s.add_argument("--task-sets", nargs="+", default=None,
+    which = s.add_mutually_exclusive_group(required=True)
+    which.add_argument("--tasks", type=_csv_list, default=None, help="one task (alone), two (a pair) or a group")
+    which.add_argument("--task-sets", nargs="+", default=None,
                    help="several sets, each comma-separated (e.g. a b a,b), trained one after another in this "
                         "process; instead of --tasks")
     s.add_argument("--hparams", type=_json_arg, default={})

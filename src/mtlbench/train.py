@@ -126,9 +126,11 @@ def run(features_path: str | Path, split_path: str | Path, out_path: str | Path,
     return record
 
 
-def build_problems(features_path: str | Path, split_paths: list, tasks: list[str]) -> list[tuple[Problem, dict]]:
-    """:func:`build_problem` for each split of one features table, read once."""
-    table = read_features(features_path)
+def build_problems(features_path: str | Path | FeatureTable, split_paths: list,
+                   tasks: list[str]) -> list[tuple[Problem, dict]]:
+    """:func:`build_problem` for each split of one features table (a path, read once here,
+    or a table already read)."""
+    table = features_path if isinstance(features_path, FeatureTable) else read_features(features_path)
     return [build_problem(table, sp, tasks) for sp in split_paths]
 
 

@@ -99,7 +99,7 @@ def data_of(dataset):
     """What the data stage gives a dataset: its features table and splits, or its routing files."""
     if P["datasets"][dataset].get("kind") == "routing":
         return routing_files(dataset)
-    return [f"data/features/{dataset}/{backbone_of(dataset)}.parquet", *splits_of(dataset)]
+    return [features_path(dataset), *splits_of(dataset)]
 def _file_release_names():
     from mtlbench.data.releases import SOURCES
 
@@ -150,8 +150,12 @@ def backbone_of(dataset):
     return P["datasets"][dataset]["backbone"]
 
 
+def features_path(dataset):
+    return f"data/features/{dataset}/{backbone_of(dataset)}.parquet"
+
+
 def features_of(wc):
-    return f"data/features/{wc.dataset}/{backbone_of(wc.dataset)}.parquet"
+    return features_path(wc.dataset)
 
 
 def source_config(wc):

@@ -186,17 +186,16 @@ for _d in sorted(set(SIM_DATASETS) | set(GROUPING.get("runs", {}))):
     for _k in range(min(TASK_SET_CHUNKS, len(_names))):
         _chunk = _names[_k::TASK_SET_CHUNKS]
         _routing = P["datasets"][_d].get("kind") == "routing"
+        _splits = [sim_split(_d, s) for s in SEEDS]
         _data = (f"--routing-data data/routing/{_d}" if _routing else
-                 f"--features data/features/{_d}/{backbone_of(_d)}.parquet --splits "
-                 + " ".join(sim_split(_d, s) for s in SEEDS))
+                 f"--features {features_path(_d)} --splits {' '.join(_splits)}")
         _hp = json.dumps(SIM.get("routing_transfer_gain" if _routing else "transfer_gain", {}), sort_keys=True)
 
         rule:
             name:
                 f"task_sets_{_rule_id(_d)}_{_k}"
             input:
-                routing_files(_d) if _routing else [f"data/features/{_d}/{backbone_of(_d)}.parquet",
-                                                    *[sim_split(_d, s) for s in SEEDS]],
+                routing_files(_d) if _routing else [features_path(_d), *_splits],
             output:
                 [task_set_record(_d, n) for n in _chunk],
             params:

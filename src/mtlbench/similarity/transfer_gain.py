@@ -95,14 +95,14 @@ def iter_task_sets(features: str, splits: list[str], task_sets: list[list[str]],
     from ..checks import build_dataclass
     from ..features.table import read_features
     from ..io import sha256_file
-    from ..train import build_problem
+    from ..train import build_problems
 
     if len(splits) != len(seeds):
         raise ConfigError(f"--splits ({len(splits)}) and --seeds ({len(seeds)}) must pair up")
     hp = build_dataclass(BMTLHparams, hparams, "transfer_gain.hparams")
     table, features_sha = read_features(features), sha256_file(features)
     for tasks in task_sets:
-        problems = [build_problem(table, sp, tasks)[0] for sp in splits]
+        problems = [p for p, _ in build_problems(table, splits, tasks)]
         rec = task_set_scores(problems, tasks, hp, seeds, device=device)
         rec.update(hparams=hparams, inputs={"features": features, "features_sha256": features_sha,
                                             "splits": list(splits)})
