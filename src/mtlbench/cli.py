@@ -109,8 +109,9 @@ def cmd_routing_data(a) -> None:
     from .data.routing.build import build_routing_data
 
     _set_threads(1)
+    exact = {} if a.op_exact_time_limit is None else {"op_exact_time_limit_s": a.op_exact_time_limit}
     settings = build_routing_data(a.out, a.tasks, eval_size=a.eval_size, seed=a.eval_seed,
-                                  time_limit_s=a.time_limit)
+                                  time_limit_s=a.time_limit, **exact)
     for task, st in settings.items():
         print(f"{a.out}/{task}.npz + {task}.reference.json: {a.eval_size} instances, reference {st}")
 
@@ -591,6 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--eval-size", type=int, required=True, help="instances per evaluation set")
     s.add_argument("--eval-seed", type=int, required=True, help="seed of the evaluation sets")
     s.add_argument("--time-limit", type=float, required=True, help="OR-tools seconds per instance")
+    s.add_argument("--op-exact-time-limit", type=float, default=None,
+                   help="OP: CP-SAT deterministic seconds per instance after OR-tools routing (0: off; "
+                        "default: mtlbench.data.routing.reference.OP_EXACT_TIME_LIMIT_S)")
     s.add_argument("--out", required=True, help="data/routing/{dataset}")
     s.set_defaults(fn=cmd_routing_data)
 

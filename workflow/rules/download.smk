@@ -83,7 +83,8 @@ rule prepare_release:
 
 rule routing_data:
     # a routing task's fixed evaluation set (seeded) and its OR-tools reference solutions
-    # (mtlbench.data.routing.build): the instances the methods are scored on, and the gap's reference
+    # (mtlbench.data.routing.build): the instances the methods are scored on, and the gap's reference;
+    # OP: guided local search, then CP-SAT on the exact model (op_exact_time_limit_s)
     output:
         "data/routing/{dataset}/{task}.npz",
         "data/routing/{dataset}/{task}.reference.json",
@@ -94,6 +95,7 @@ rule routing_data:
         eval_size=routing_setting("eval_size"),
         eval_seed=routing_setting("eval_seed"),
         time_limit=routing_setting("reference_time_limit_s"),
+        op_exact=routing_setting("op_exact_time_limit_s"),
     threads: 1
     resources:
         runtime=runtime("routing_data"),
@@ -104,5 +106,5 @@ rule routing_data:
         "logs/benchmarks/routing/{dataset}_{task}.tsv",
     shell:
         "mtlbench routing-data --tasks {wildcards.task} --eval-size {params.eval_size}"
-        " --eval-seed {params.eval_seed} --time-limit {params.time_limit}"
+        " --eval-seed {params.eval_seed} --time-limit {params.time_limit} --op-exact-time-limit {params.op_exact}"
         " --out data/routing/{wildcards.dataset} > {log} 2>&1"

@@ -32,6 +32,7 @@ An entry with a ``kind:`` key is instead one of the generic kinds below, checked
         tasks: [tsp20, tsp50, cvrp20, cvrp50, op20, op50]
         eval_size: 512
         reference_time_limit_s: 1.0
+        op_exact_time_limit_s: 20.0   # OP: CP-SAT on the exact model after GLS (0: off)
 
 Relative paths are relative to the directory the pipeline runs in (the project root).
 """
@@ -45,6 +46,7 @@ from ..errors import ConfigError
 from .routing.instances import EVAL_SEED, EVAL_SIZE
 from .routing.instances import TASKS as ROUTING_TASKS
 from .routing.instances import task_type as routing_task_type
+from .routing.reference import OP_EXACT_TIME_LIMIT_S
 
 FEATURE_FORMATS = ("parquet", "csv", "npz", "mat")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -269,6 +271,9 @@ class RoutingConfig:
       eval_size: instances in each task's fixed evaluation set (the papers: 512 or more).
       eval_seed: seed of the evaluation sets (the same for every method and run seed).
       reference_time_limit_s: OR-tools guided local search seconds per instance.
+      op_exact_time_limit_s: OP only: CP-SAT deterministic seconds per instance after the
+        guided local search, on the exact model (proves the tour optimal or improves it;
+        0 switches it off; :mod:`mtlbench.data.routing.op_exact`).
     """
 
     kind: Literal["routing"]
@@ -276,6 +281,7 @@ class RoutingConfig:
     eval_size: int = EVAL_SIZE
     eval_seed: int = EVAL_SEED
     reference_time_limit_s: float = 1.0
+    op_exact_time_limit_s: float = OP_EXACT_TIME_LIMIT_S
     enabled: bool = True
 
     def check(self, where: str) -> None:
@@ -292,6 +298,9 @@ class RoutingConfig:
             raise ConfigError(f"{where}.eval_seed: must be >= 0, got {self.eval_seed}")
         if not self.reference_time_limit_s > 0:
             raise ConfigError(f"{where}.reference_time_limit_s: must be > 0 seconds, got {self.reference_time_limit_s}")
+        if not self.op_exact_time_limit_s >= 0:
+            raise ConfigError(f"{where}.op_exact_time_limit_s: must be >= 0 seconds (0: off), "
+                              f"got {self.op_exact_time_limit_s}")
 
     @property
     def task_order(self) -> tuple[str, ...]:

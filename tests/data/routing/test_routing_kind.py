@@ -52,6 +52,7 @@ def test_subset_of_tasks(tmp_path):
     ({"tasks": ["op20", "op20"]}, r"datasets\.routing\.tasks: a task is listed twice"),
     ({"eval_size": 0}, r"datasets\.routing\.eval_size: must be >= 1, got 0"),
     ({"reference_time_limit_s": 0.0}, r"datasets\.routing\.reference_time_limit_s: must be > 0 seconds"),
+    ({"op_exact_time_limit_s": -1}, r"datasets\.routing\.op_exact_time_limit_s: must be >= 0 seconds \(0: off\)"),
     ({"kind": "routes"}, r"datasets\.routing\.kind.*'routes'.*allowed: .*'routing'"),
 ])
 def test_bad_setting_names_the_key_the_file_and_the_allowed_values(tmp_path, overlay, message):
@@ -104,6 +105,7 @@ def test_routing_config_plans_data_train_and_gap_tables(tmp_path):
                  "results/tables/routing_1_prize.md"]:
         assert path in out, path
     assert "--routing-data data/routing/routing" in out
+    assert "--time-limit 0.2 --op-exact-time-limit 20.0" in out  # configs/routing.yaml, the CP-SAT default
     assert "results/runs/digits" not in out
 
 

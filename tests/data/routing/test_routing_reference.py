@@ -68,7 +68,7 @@ def test_objectives():
 
 def test_op_objective_forms_give_feasible_tours_and_arc_prize_collects_no_less_on_op50():
     inst = eval_set("op50", 4)
-    base = default_settings("op50", time_limit_s=0.2)
+    base = default_settings("op50", time_limit_s=0.2, op_exact_time_limit_s=0)  # GLS alone
     arc = solve("op50", inst, base)
     pen = solve("op50", inst, ReferenceSettings(time_limit_s=0.2, op_objective="penalty"))
     assert arc["feasible"].all() and pen["feasible"].all()

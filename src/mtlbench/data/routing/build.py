@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from .instances import EVAL_SEED, EVAL_SIZE, eval_set
-from .reference import default_settings, solve
+from .reference import OP_EXACT_TIME_LIMIT_S, default_settings, solve
 from .store import read_instances, read_reference, write_instances, write_reference
 
 
 def build_routing_data(out_dir: str | Path, tasks: list[str], eval_size: int = EVAL_SIZE, seed: int = EVAL_SEED,
-                       time_limit_s: float = 1.0) -> dict[str, dict]:
+                       time_limit_s: float = 1.0, op_exact_time_limit_s: float = OP_EXACT_TIME_LIMIT_S
+                       ) -> dict[str, dict]:
     """Write every task's evaluation set and reference; returns {task: reference settings}."""
     out_dir = Path(out_dir)
     settings = {}
@@ -22,7 +23,7 @@ def build_routing_data(out_dir: str | Path, tasks: list[str], eval_size: int = E
         inst = eval_set(task, eval_size, seed)
         meta = {"seed": seed, "purpose": "eval", "size": eval_size}
         write_instances(out_dir / f"{task}.npz", task, inst, meta)
-        ref = solve(task, inst, default_settings(task, time_limit_s))
+        ref = solve(task, inst, default_settings(task, time_limit_s, op_exact_time_limit_s))
         write_reference(out_dir / f"{task}.reference.json", task, ref, {"instances": f"{task}.npz", **meta})
         settings[task] = ref["settings"]
     return settings

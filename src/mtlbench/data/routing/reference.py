@@ -15,6 +15,16 @@ cap uses distances rounded *up* and a capacity rounded *down*, so every tour the
 accepts keeps the true (float) cap.  The objective reported is the prize of the tour, in
 float64 from the instance (:func:`mtlbench.data.routing.solutions.objective`).
 
+OP, second stage (``op_exact_time_limit_s`` > 0, the default of :func:`default_settings`):
+guided local search alone stops well short of the optimum at short limits (first instances
+of the evaluation set, seed 1234, GLS at 0.2 s: OP20 (32 instances) 4.717 mean prize against
+5.094 proven optimal; OP50 (8) 13.55 against 16.06),
+so its tour is handed as a hint to CP-SAT on the OP's exact model (:mod:`.op_exact`),
+which proves it optimal or improves it within the limit; the better tour is kept, and the
+result records each instance's CP-SAT status and upper bound (``exact_status``,
+``exact_bound``) and, in ``settings``, how many were proven optimal and the reference's
+largest gap to its bound.
+
 The settings travel with the output (:func:`solve`): ``settings`` of the result.
 """
 
@@ -46,6 +56,11 @@ class ReferenceSettings:
     # i.e. prize_scale (n - Σ_visited p_j) + length
     op_objective: str = "penalty"
     gls_lambda: float = 0.1  # guided_local_search_lambda_coefficient (OR-tools' default 0.1)
+    # OP: CP-SAT on the exact model after guided local search, this many deterministic
+    # seconds per instance (0: off); op_exact_workers CP-SAT workers (1: the result does
+    # not depend on the machine's load)
+    op_exact_time_limit_s: float = 0.0
+    op_exact_workers: int = 1
 
 
 # Measured (mean prize of the eval set's first instances, GLS): OP20, 16 instances, 0.3 s:
@@ -58,13 +73,21 @@ OP_OBJECTIVE = "arc_prize"
 # 5.16; first 32: 4.53 / 4.65 / 4.73; OP50 8 instances at 0.5 s: 13.55 / 13.57 / 13.39 (2.0:
 # 13.86), no clear effect
 OP_GLS_LAMBDA = 1.0
+# CP-SAT deterministic seconds per OP instance (op_exact), measured on the first instances of
+# the evaluation set (seed 1234) after 0.2 s of GLS, one worker: OP20, 32 instances, at 5 s:
+# all 32 proven optimal, 0.8 s wall each on average (2.3 s at most); OP50, 8 instances, at
+# 5 s: 3 proven, the reference 3.9 % below its bound on average (10.7 % at most); at 20 s:
+# all 8 proven optimal, 10 s wall each on average (17 s at most)
+OP_EXACT_TIME_LIMIT_S = 20.0
 
 
-def default_settings(task: str, time_limit_s: float = 1.0) -> ReferenceSettings:
+def default_settings(task: str, time_limit_s: float = 1.0, op_exact_time_limit_s: float = OP_EXACT_TIME_LIMIT_S
+                     ) -> ReferenceSettings:
     """The reference settings of ``task``: GLS with OR-tools' default operators; OP with the
-    :data:`OP_OBJECTIVE` form and :data:`OP_GLS_LAMBDA`."""
+    :data:`OP_OBJECTIVE` form, :data:`OP_GLS_LAMBDA` and the CP-SAT stage."""
     if get_task(task).problem == "op":
-        return ReferenceSettings(time_limit_s=time_limit_s, op_objective=OP_OBJECTIVE, gls_lambda=OP_GLS_LAMBDA)
+        return ReferenceSettings(time_limit_s=time_limit_s, op_objective=OP_OBJECTIVE, gls_lambda=OP_GLS_LAMBDA,
+                                 op_exact_time_limit_s=op_exact_time_limit_s)
     return ReferenceSettings(time_limit_s=time_limit_s)
 
 
@@ -155,22 +178,50 @@ def solve(task: str, inst: dict[str, np.ndarray], settings: ReferenceSettings | 
         raise ValueError("spare_vehicles must be >= 0")
     if settings.op_objective not in ("penalty", "arc_prize"):
         raise ValueError(f"op_objective must be 'penalty' or 'arc_prize', got {settings.op_objective!r}")
+    spec = get_task(task)
+    exact = spec.problem == "op" and settings.op_exact_time_limit_s > 0
     b = len(inst["xy"])
     obj, feasible, seconds, sols = np.full(b, np.nan), np.zeros(b, dtype=bool), np.zeros(b), []
+    status, bound = [], np.full(b, np.nan)
     for i in range(b):
         t0 = time.perf_counter()
         seq = solve_one(task, inst, i, settings)
-        if seq is None and get_task(task).problem == "cvrp":
+        if seq is None and spec.problem == "cvrp":
             # the vehicle bound was too tight: one vehicle per customer always suffices
-            seq = solve_one(task, inst, i, ReferenceSettings(**{**asdict(settings), "spare_vehicles": get_task(task).n}))
+            seq = solve_one(task, inst, i, ReferenceSettings(**{**asdict(settings), "spare_vehicles": spec.n}))
+        if exact:
+            seq, st, bound[i] = _improve_op(task, inst, i, seq, settings)
+            status.append(st)
         seconds[i] = time.perf_counter() - t0
         sols.append(seq)
         if seq is not None:
             feasible[i] = not violations(task, inst, i, seq)
             obj[i] = objective(task, inst, i, seq)
-    return {"objective": obj, "solutions": sols, "feasible": feasible, "seconds": seconds,
-            "settings": {"solver": "ortools routing", "ortools": _ortools_version(), **asdict(settings),
-                         "extra_operators": list(settings.extra_operators)}}
+    out = {"objective": obj, "solutions": sols, "feasible": feasible, "seconds": seconds,
+           "settings": {"solver": "ortools routing" + (" + cp-sat" if exact else ""), "ortools": _ortools_version(),
+                        **asdict(settings), "extra_operators": list(settings.extra_operators)}}
+    if exact:
+        out["exact_status"], out["exact_bound"] = status, bound
+        gap = (bound - obj) / bound * 100
+        out["settings"]["exact_summary"] = {
+            "optimal": sum(s == "OPTIMAL" for s in status), "instances": b,
+            "max_gap_to_bound_percent": float(np.nanmax(gap)) if np.isfinite(gap).any() else None,
+            "mean_gap_to_bound_percent": float(np.nanmean(gap)) if np.isfinite(gap).any() else None}
+    return out
+
+
+def _improve_op(task: str, inst: dict[str, np.ndarray], i: int, seq: list[int] | None,
+                settings: ReferenceSettings) -> tuple[list[int] | None, str, float]:
+    """CP-SAT on OP instance i from the GLS tour ``seq`` (:mod:`.op_exact`): (the better of
+    the two tours, CP-SAT's status, its upper bound on the prize)."""
+    from .op_exact import solve_op_exact
+
+    res = solve_op_exact(points(task, inst, i), inst["prize"][i], get_task(task).max_length,
+                         settings.op_exact_time_limit_s, workers=settings.op_exact_workers, hint=seq)
+    if res.status in ("OPTIMAL", "FEASIBLE") and not violations(task, inst, i, res.tour) and (
+            seq is None or objective(task, inst, i, res.tour) > objective(task, inst, i, seq)):
+        seq = res.tour
+    return seq, res.status, res.bound
 
 
 def _ortools_version() -> str:

@@ -27,14 +27,21 @@ def read_instances(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
         return arrays(meta["task"], z["rows"]), meta
 
 
+def _floats(values) -> list[float | None]:
+    return [None if not np.isfinite(v) else float(v) for v in values]
+
+
 def write_reference(path: str | Path, task: str, result: dict, meta: dict) -> None:
-    """A :func:`~.reference.solve` result as JSON, with ``meta`` (the instances' file, ...)."""
+    """A :func:`~.reference.solve` result as JSON, with ``meta`` (the instances' file, ...);
+    an OP result with the CP-SAT stage also keeps ``exact_status`` and ``exact_bound``."""
+    exact = {"exact_status": list(result["exact_status"]), "exact_bound": _floats(result["exact_bound"])} \
+        if "exact_status" in result else {}
     write_json(path, {"task": task, "maximise": get_task(task).maximise, **meta,
-                      "objective": [None if not np.isfinite(v) else float(v) for v in result["objective"]],
+                      "objective": _floats(result["objective"]),
                       "feasible": [bool(v) for v in result["feasible"]],
                       "seconds": [float(v) for v in result["seconds"]],
                       "solutions": [None if s is None else [int(v) for v in s] for s in result["solutions"]],
-                      "settings": result["settings"]})
+                      **exact, "settings": result["settings"]})
 
 
 def read_reference(path: str | Path) -> dict:
