@@ -129,3 +129,33 @@ def test_train_command_on_routing_data_and_the_gap_table(tmp_path):
         assert "--features and --split are required (or --routing-data)" in str(e)
     else:
         raise AssertionError("train without inputs did not fail")
+
+
+def test_code_variant_steps_on_the_mean_of_the_task_losses(problem, monkeypatch):
+    """routing_bmtl_code (task_loss_reduction: mean, cop/Trainer.py line 872): the same
+    seed's first step has exactly half the gradient of the sum on two tasks."""
+    import torch
+
+    from mtlbench.methods.blocks import pomo_train
+    from mtlbench.methods.routing_bmtl import RoutingBMTL, RoutingBMTLHparams
+
+    first_grads = []
+
+    class Recording(torch.optim.Adam):
+        def step(self, closure=None):
+            if not hasattr(self, "seen"):
+                self.seen = True
+                first_grads.append(torch.cat([p.grad.flatten() for g in self.param_groups for p in g["params"]
+                                              if p.grad is not None]).clone())
+            return super().step(closure)
+
+    monkeypatch.setattr(pomo_train.torch.optim, "Adam", Recording)
+    one_step = {**TINY, "epochs": 1, "episodes_per_epoch": 16, "batch_size": 16}
+    for reduction in ("sum", "mean"):
+        hp = RoutingBMTLHparams(**one_step, task_loss_reduction=reduction)
+        RoutingBMTL(hp).fit_predict(problem, seed=3, progress=False)
+    total, mean = first_grads
+    assert total.abs().sum() > 0
+    assert torch.allclose(mean, total / 2, rtol=1e-5, atol=1e-8)
+    with pytest.raises(Exception, match=r"task_loss_reduction: must be one of \['sum', 'mean'\], got 'max'"):
+        RoutingBMTLHparams(task_loss_reduction="max").check("methods.routing_bmtl_code")

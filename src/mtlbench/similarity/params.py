@@ -63,6 +63,7 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
     # a routing dataset's task sets are trained by routing_bmtl (mtlbench.similarity.routing_task_set)
     routing_hp = build_dataclass(RoutingBMTLHparams, section.get("routing_transfer_gain"),
                                  "similarity.routing_transfer_gain")
+    routing_hp.check("similarity.routing_transfer_gain")
     gains = _gains(section.get("gains"), names, trainable, estimators)
     of = estimators_of(names, datasets, estimators)
     for d in names:

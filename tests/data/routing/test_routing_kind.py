@@ -34,7 +34,8 @@ def test_routing_config_resolves_tasks_ratio_and_settings():
     assert r["tasks"] == ["tsp20", "tsp50", "cvrp20", "cvrp50", "op20", "op50"]
     assert r["train_ratios"] == [1.0] and r["backbone"] == "generated"
     assert r["source"]["eval_size"] == 64 and r["source"]["reference_time_limit_s"] == 0.2
-    assert [m for m, s in p["methods"].items() if s["enabled"]] == ["routing_stl", "routing_bmtl"]
+    assert [m for m, s in p["methods"].items() if s["enabled"]] == ["routing_stl", "routing_bmtl", "routing_bmtl_code"]
+    assert p["methods"]["routing_bmtl_code"]["hparams"]["task_loss_reduction"] == "mean"
     # params.yaml alone keeps the routing entries off
     base = validate_params(merge_params_files([ROOT / "params.yaml"])[0])
     assert not base["datasets"]["routing"]["enabled"] and not base["methods"]["routing_stl"]["enabled"]
@@ -64,7 +65,7 @@ def test_bad_setting_names_the_key_the_file_and_the_allowed_values(tmp_path, ove
 def test_methods_without_routing_tasks_are_refused_before_any_job(tmp_path):
     with pytest.raises(ConfigError, match=r"methods\.bmtl: 'bmtl' handles .*tasks only, and the enabled dataset "
                                           r"'routing' has routing_length and routing_prize tasks; set methods\.bmtl"
-                                          r"\.enabled: false .*'routing_bmtl', 'routing_stl'") as e:
+                                          r"\.enabled: false .*'routing_bmtl', 'routing_bmtl_code', 'routing_stl'") as e:
         _check(tmp_path, {"methods": {"bmtl": {"enabled": True}}})
     assert str(e.value).startswith(str(tmp_path / "extra.yaml") + ": ")
     # and the routing methods on a classification dataset
@@ -88,14 +89,14 @@ def test_routing_config_plans_data_train_and_gap_tables(tmp_path):
     cfg = yaml.safe_load(CONFIG.read_text())
     tasks = cfg["datasets"]["routing"]["tasks"]
     methods = [m for m, e in cfg["methods"].items() if (e or {}).get("enabled", True)]
-    assert methods == ["routing_stl", "routing_bmtl"]
+    assert methods == ["routing_stl", "routing_bmtl", "routing_bmtl_code"]
     jobs = {}
     for line in out[out.index("Job stats:"):].splitlines()[3:]:
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
             jobs[parts[0]] = int(parts[1])
     assert jobs["routing_data"] == len(tasks) == 6
-    assert jobs["train_routing"] == len(methods) == 2  # one job per method: every seed in it
+    assert jobs["train_routing"] == len(methods) == 3  # one job per method: every seed in it
     assert jobs["table"] == 3  # tour_length, prize, gap
     for rule in ("train", "train_seeds", "splits", "features", "download", "import_features", "train_task_set"):
         assert rule not in jobs, rule
@@ -119,7 +120,8 @@ def test_gpu_config_is_the_papers_size():
         hp = p["methods"][m]["hparams"]
         assert (hp["embedding_dim"], hp["encoder_layers"], hp["heads"]) == (128, 6, 8)
         assert (hp["epochs"], hp["episodes_per_epoch"], hp["batch_size"]) == (10, 10_000, 400)
-    assert [m for m, s in p["methods"].items() if s["enabled"]] == ["routing_stl", "routing_bmtl"]
+    assert [m for m, s in p["methods"].items() if s["enabled"]] == ["routing_stl", "routing_bmtl", "routing_bmtl_code"]
+    assert p["methods"]["routing_bmtl_code"]["hparams"]["task_loss_reduction"] == "mean"
 
 
 def test_routing_grouping_config_plans_task_sets_gains_and_regret_tables(tmp_path):

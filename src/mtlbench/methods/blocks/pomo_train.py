@@ -2,7 +2,10 @@
 step draws a fresh batch of every task being trained (from the seeded training stream of
 :mod:`mtlbench.data.routing.instances`), rolls out P = n starts per instance by sampling,
 and takes one Adam step on the sum over tasks of POMO's loss (:func:`.pomo.pomo_loss`):
-the joint loss Σ_t L_t of hard parameter sharing (one task: single-task training)."""
+the joint loss Σ_t L_t of hard parameter sharing (one task: single-task training), or with
+``reduction="mean"`` on (1/T) Σ_t L_t, as the public code's ``naive`` algorithm
+(LOGO-CUHKSZ/Principled-Task-Grouping ``cop/Trainer.py`` line 872,
+``total_loss.mean().backward()`` in ``_train_one_batch``)."""
 
 from __future__ import annotations
 
@@ -24,9 +27,12 @@ def seeded_torch(seed: int, device) -> torch.Generator:
 
 def train_routing(tasks: list[str], hp: POMOHparams, seed: int, device,
                   evaluate: Callable[[int, RoutingModel], None],
-                  desc: str, progress: bool) -> RoutingModel:
+                  desc: str, progress: bool, reduction: str = "sum") -> RoutingModel:
     """Train one model on ``tasks`` jointly; ``evaluate(step, model)`` every
-    ``hp.eval_every`` epochs and after the last.  Returns the trained model."""
+    ``hp.eval_every`` epochs and after the last.  ``reduction``: ``sum`` or ``mean`` of the
+    tasks' losses.  Returns the trained model."""
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
     gen = seeded_torch(seed, device)
     model = RoutingModel(tasks, hp).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
@@ -40,6 +46,8 @@ def train_routing(tasks: list[str], hp: POMOHparams, seed: int, device,
                 batch = to_tensors(specs[t], draw(t, hp.batch_size, streams[t]), device)
                 obj, logp, _ = rollout(model, specs[t], batch, greedy=False, gen=gen)
                 loss = loss + pomo_loss(specs[t], obj, logp)
+            if reduction == "mean":
+                loss = loss / len(tasks)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
