@@ -343,7 +343,7 @@ def cmd_similarity(a) -> None:
 
     settings = dict(a.settings)
     est = get_estimator(a.estimator)
-    trains = est.inputs == "problem"  # a network: threads and device matter
+    trains = est.inputs in ("problem", "routing")  # a network: threads and device matter
     if trains:
         _set_threads(a.threads)
     matrix, inputs = estimate(a.estimator, settings, tasks=a.tasks, features=a.features, split=a.split,

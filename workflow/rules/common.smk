@@ -250,7 +250,7 @@ def grouping_outputs():
     """Similarity, estimator-vs-gain correlation and grouping tables of the similarity datasets."""
     out = []
     for d in P.get("similarity", {}).get("datasets", []):
-        # estimators against the measured gains (none apply to a routing dataset: no table)
+        # estimators against the measured gains (on a routing dataset: the routing estimators)
         if P["similarity"]["gains"][d] == "transfer_gain" and P["similarity"]["estimators_of"][d]:
             out += [f"results/tables/correlation_{d}.md", f"results/figures/correlation_{d}.png"]
         out += [f"results/tables/grouping_{d}_B{b}.md" for b in P.get("grouping", {}).get("budgets", [])]

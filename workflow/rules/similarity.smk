@@ -39,6 +39,11 @@ def task_set_record(d, name):
     return f"results/similarity/{d}/task_sets/{name}.json"
 
 
+def estimator_labels(kind_inputs):
+    """The estimator labels whose estimator reads ``kind_inputs`` (Estimator.inputs, resolved into P)."""
+    return "|".join(l for l, e in ESTIMATORS.items() if e.get("inputs") == kind_inputs) or "(?!x)x"
+
+
 def estimator_files(d):
     return [f"results/similarity/{d}/{label}.json" for label in ESTIMATORS] + [
         f"results/similarity/{d}/transfer_gain.json"]
@@ -52,7 +57,7 @@ rule similarity:
     output:
         "results/similarity/{dataset}/{label}.json",
     wildcard_constraints:
-        label="|".join(l for l, e in ESTIMATORS.items() if e["estimator"] != "learned") or "(?!x)x",
+        label="|".join(l for l, e in ESTIMATORS.items() if e.get("inputs") in ("samples", "problem")) or "(?!x)x",
     params:
         estimator=lambda wc: ESTIMATORS[wc.label]["estimator"],
         settings=lambda wc: json.dumps(ESTIMATORS[wc.label]["settings"], sort_keys=True),
@@ -72,6 +77,34 @@ rule similarity:
         " --seed 0 --device {params.device} --threads 1 --quiet --out {output} > {log} 2>&1"
 
 
+rule similarity_routing:
+    # one estimator on a routing dataset: lookaheads of routing_bmtl on generated instances
+    # (mtlbench.similarity.routing_lookahead); no features or split
+    output:
+        "results/similarity/{dataset}/{label}.json",
+    wildcard_constraints:
+        dataset=ROUTING,
+        label=estimator_labels("routing"),
+    params:
+        estimator=lambda wc: ESTIMATORS[wc.label]["estimator"],
+        settings=lambda wc: json.dumps(ESTIMATORS[wc.label]["settings"], sort_keys=True),
+        tasks=lambda wc: tasks_of(wc.dataset),
+        device=P["device"],
+    threads: 1
+    resources:
+        runtime=runtime("similarity"),
+        mem_mb=mem_mb("similarity"),
+        gpu=1,
+    log:
+        "logs/similarity/{dataset}_{label}.log",
+    benchmark:
+        "logs/benchmarks/similarity/{dataset}_{label}.tsv",
+    shell:
+        "mtlbench similarity --estimator {params.estimator} --name {wildcards.label} --dataset {wildcards.dataset}"
+        " --tasks {params.tasks} --settings {params.settings:q} --seed 0 --device {params.device}"
+        " --threads {threads} --quiet --out {output} > {log} 2>&1"
+
+
 rule similarity_learned:
     # relations learned by a method (VMTL's A, AMTNN's alpha, MRN's task covariance)
     input:
@@ -80,7 +113,7 @@ rule similarity_learned:
     output:
         "results/similarity/{dataset}/{label}.json",
     wildcard_constraints:
-        label="|".join(l for l, e in ESTIMATORS.items() if e["estimator"] == "learned") or "(?!x)x",
+        label=estimator_labels("runs"),
     params:
         settings=lambda wc: json.dumps(ESTIMATORS[wc.label]["settings"], sort_keys=True),
         tasks=lambda wc: tasks_of(wc.dataset),

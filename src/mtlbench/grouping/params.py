@@ -10,6 +10,7 @@ from typing import Any
 
 from ..checks import require_mapping, unknown_key_error
 from ..errors import ConfigError
+from ..similarity.estimate import ESTIMATORS
 from .solve import SOLVERS
 
 GROUPING_DEFAULTS = {
@@ -89,9 +90,11 @@ def grouping_runs(grouping: dict, estimators: dict, n_tasks: int, gain: str = "t
     ``cluster_on`` label (``cluster_<label>``, whether or not it is listed in ``solvers``); ``mip_normalized_lookahead`` is the paper's
     program on the paper's estimator (the first ``lookahead_pair`` estimator), added beside
     ``mip_normalized``; ``exhaustive`` certifies ``mip`` up to ``exhaustive_max_tasks``.
-    ``available``: the estimator labels that apply to the dataset (none on a routing
-    dataset; default: no restriction); a solver or ``cluster_on`` label selecting on
-    another estimator is then left out, and so is the lookahead file.
+    ``available``: the estimator labels that apply to the dataset (on a routing dataset the
+    routing estimators; default: no restriction); a solver or ``cluster_on`` label selecting
+    on another estimator is then left out, and so is the lookahead file, unless an available
+    estimator stands for it (``Estimator.stands_for``: ``routing_tag_affinity`` for
+    ``tag_affinity``, ``routing_lookahead_pair`` for ``lookahead_pair``).
     The rules read this (resolved into ``P``), so no rule names a solver.
     """
     runs: dict[str, dict] = {}
@@ -105,6 +108,9 @@ def grouping_runs(grouping: dict, estimators: dict, n_tasks: int, gain: str = "t
     if available is not None:
         estimators = {k: e for k, e in estimators.items() if k in available}
 
+    def stand_in(label):  # on a routing dataset: the estimator that takes label's role (Estimator.stands_for)
+        return next((k for k, e in estimators.items() if ESTIMATORS[e["estimator"]].stands_for == label), None)
+
     for name in grouping["solvers"]:
         entry = SOLVERS[name]
         if entry.per_seed:
@@ -112,12 +118,15 @@ def grouping_runs(grouping: dict, estimators: dict, n_tasks: int, gain: str = "t
                 add(f"{name}_s{seed}", name, seed=seed)
         elif not entry.per_similarity and known(entry.selects_on):  # per_similarity: from cluster_on
             add(name, name, gain if entry.selects_on == "transfer_gain" else entry.selects_on)
+        elif not entry.per_similarity and stand_in(entry.selects_on):
+            add(name, name, stand_in(entry.selects_on))
     for name, entry in SOLVERS.items():
         if entry.per_similarity:
             for label in grouping["cluster_on"]:
                 if known(label):
                     add(f"{name}_{label}", name, label, cluster_method=grouping["cluster_method"])
-    lookahead = next((label for label, e in estimators.items() if e["estimator"] == "lookahead_pair"), None)
+    lookahead = next((label for label, e in estimators.items() if e["estimator"] == "lookahead_pair"),
+                     stand_in("lookahead_pair"))
     if "mip_normalized" in runs and lookahead and lookahead != gain:  # (else mip_normalized is it)
         add("mip_normalized_lookahead", "mip_normalized", lookahead)
     if n_tasks <= grouping["exhaustive_max_tasks"] and "exhaustive" not in runs:

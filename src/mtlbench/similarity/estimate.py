@@ -29,8 +29,12 @@ class Estimator:
     """One estimator: what it reads and how it is computed.
 
     ``inputs``: ``samples`` (per task (x, y) of the split's training part), ``problem``
-    (the :class:`~mtlbench.methods.base.Problem` of the split, a network is trained on it)
-    or ``runs`` (run JSONs holding a learned relation).  ``settings``: the keys it takes,
+    (the :class:`~mtlbench.methods.base.Problem` of the split, a network is trained on it),
+    ``runs`` (run JSONs holding a learned relation) or ``routing`` (the task names of a
+    routing dataset: the estimator trains routing_bmtl on generated instances; only these
+    apply to a routing dataset, and only the others to the rest).  ``stands_for``: the
+    estimator whose role it takes on a routing dataset, for the solvers that select on that
+    one (:func:`mtlbench.grouping.params.grouping_runs`).  ``settings``: the keys it takes,
     or ``hparams`` (``"module:Class"``, a dataclass whose fields are the keys).
     ``uses_gpu``: it trains a network (the rule claims a GPU).  ``orientation``: how its
     matrix reads, ``similarity`` (larger = more related) or ``distance``; written into
@@ -43,6 +47,7 @@ class Estimator:
     hparams: str | None = None
     uses_gpu: bool = False
     orientation: str = "similarity"
+    stands_for: str | None = None
 
     def hparams_class(self) -> type | None:
         if self.hparams is None:
@@ -56,7 +61,10 @@ class Estimator:
 
         cls = self.hparams_class()
         if cls is not None:
-            return dataclasses.asdict(build_dataclass(cls, values, where))
+            hp = build_dataclass(cls, values, where)
+            if hasattr(hp, "check"):
+                hp.check(where)
+            return dataclasses.asdict(hp)
         for key in values:
             if key not in self.settings:
                 raise unknown_key_error(where, key, self.settings)
@@ -88,6 +96,16 @@ def _lookahead_pair(problem, hp, seed: int, device: str) -> np.ndarray:
     return lookahead_pair(problem, hp, seed=seed, device=device)
 
 
+def _routing_lookahead(mode: str):
+    # on routing tasks: the score after one lookahead step (mtlbench.similarity.routing_lookahead)
+    def compute(tasks, hp, seed: int, device: str) -> np.ndarray:
+        from .routing_lookahead import routing_lookahead
+
+        return routing_lookahead(tasks, hp, mode, seed=seed, device=device)
+
+    return compute
+
+
 def _learned(runs: Sequence[str], settings: dict, tasks: list[str]) -> np.ndarray:
     from .io import learned_relations
 
@@ -104,6 +122,12 @@ ESTIMATORS: dict[str, Estimator] = {
     "lookahead_pair": Estimator("problem", _lookahead_pair, hparams=".lookahead_pair:LookaheadPairHparams",
                                 uses_gpu=True),
     "learned": Estimator("runs", _learned, settings=("method", "relation")),
+    "routing_lookahead_pair": Estimator("routing", _routing_lookahead("pair"),
+                                        hparams=".routing_lookahead:RoutingLookaheadHparams", uses_gpu=True,
+                                        stands_for="lookahead_pair"),
+    "routing_tag_affinity": Estimator("routing", _routing_lookahead("tag"),
+                                      hparams=".routing_lookahead:RoutingLookaheadHparams", uses_gpu=True,
+                                      stands_for="tag_affinity"),
 }
 
 
@@ -147,7 +171,11 @@ def estimate(name: str, settings: dict[str, Any], *, tasks: list[str], features:
     est = get_estimator(name)
     where = where or f"similarity.{name}"
     inputs: dict[str, Any] = {}
-    if est.inputs == "runs":
+    if est.inputs == "routing":
+        hp = build_dataclass(est.hparams_class(), settings, where)
+        hp.check(where)
+        matrix = est.compute(list(tasks), hp, seed, device)
+    elif est.inputs == "runs":
         if not runs or "relation" not in settings:
             raise ConfigError(f"similarity {name}: needs --runs and settings.relation (e.g. alpha)")
         matrix = est.compute(list(runs), settings, tasks)

@@ -52,7 +52,8 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
             raise ConfigError(f"{where}.method: {values['method']!r}; allowed: exact, sinkhorn, sliced")
         if kind == "learned" and "relation" not in values:
             raise ConfigError(f"{where}.relation: required (the relation's name in the run JSONs)")
-        estimators[label] = {"estimator": kind, "settings": values, "uses_gpu": ESTIMATORS[kind].uses_gpu}
+        estimators[label] = {"estimator": kind, "settings": values, "uses_gpu": ESTIMATORS[kind].uses_gpu,
+                             "inputs": ESTIMATORS[kind].inputs}
     chunks = section.get("task_set_chunks", 4)
     if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
         raise ConfigError(f"similarity.task_set_chunks: {chunks!r} is not a positive integer (jobs per dataset "
@@ -76,10 +77,13 @@ def validate_similarity(section: Any, datasets: dict) -> dict:
 
 
 def estimators_of(names: list[str], datasets: dict, estimators: dict) -> dict[str, list[str]]:
-    """dataset -> the estimator labels that apply to it: every one, except on a routing
-    dataset (generated instances, no features table or split for an estimator to read):
-    none there, so its grouping runs on the measured gains only."""
-    return {d: [] if datasets[d].get("kind") == "routing" else list(estimators) for d in names}
+    """dataset -> the estimator labels that apply to it: on a routing dataset (generated
+    instances, no features table or split) the routing estimators (``inputs: routing``:
+    lookaheads of the routing model), on any other dataset every other estimator."""
+    def routing(label):
+        return ESTIMATORS[estimators[label]["estimator"]].inputs == "routing"
+
+    return {d: [lb for lb in estimators if routing(lb) == (datasets[d].get("kind") == "routing")] for d in names}
 
 
 def _gains(given: Any, names: list[str], trainable: list[str], estimators: dict) -> dict[str, str]:

@@ -127,17 +127,21 @@ def test_gpu_config_is_the_papers_size():
 def test_routing_grouping_config_plans_task_sets_gains_and_regret_tables(tmp_path):
     """configs/routing_grouping.yaml over configs/routing.yaml: before the groupings exist,
     every task set (the 63 subsets: alone, pairs and the oracle's, in 4 chunk jobs), the gains,
-    the grouping files of the gain-based solvers (none on a feature estimator) and the regret
-    tables; no estimator job, no correlation table."""
+    the two routing estimators (no feature estimator), the grouping files, TAG's and the
+    lookahead program's on the routing estimators, the regret tables and the correlation
+    table."""
     from workflow_project import sh
 
     from mtlbench.config import merge_params_files
 
     p = validate_params(merge_params_files([ROOT / "params.yaml", CONFIG, ROOT / "configs/routing_grouping.yaml"])[0])
-    assert p["similarity"]["estimators_of"] == {"routing": []}
+    assert p["similarity"]["estimators_of"] == {"routing": ["routing_lookahead_pair", "routing_tag_affinity"]}
     assert p["similarity"]["routing_transfer_gain"]["embedding_dim"] == 32
     runs = p["grouping"]["runs"]["routing"]
-    assert "tag" not in runs and not [n for n in runs if n.startswith("cluster_")] and "hoa" in runs
+    assert not [n for n in runs if n.startswith("cluster_")] and "hoa" in runs
+    # the solvers of the feature estimators select on the routing estimators standing for them
+    assert runs["tag"]["similarity"] == "routing_tag_affinity"
+    assert runs["mip_normalized_lookahead"]["similarity"] == "routing_lookahead_pair"
     for name in ("Snakefile", "params.yaml"):
         shutil.copy(ROOT / name, tmp_path / name)
     for name in ("workflow", "configs", "profiles"):
@@ -158,7 +162,9 @@ def test_routing_grouping_config_plans_task_sets_gains_and_regret_tables(tmp_pat
     assert len(sets) == len(set(sets)) == 63 and len(re.findall(r"--task-sets (.*?) --hparams", out)) == 4
     assert jobs["transfer_gain"] == 1 and jobs["evaluate_groupings"] == len(p["grouping"]["budgets"]) == 3
     assert jobs["grouping"] == len(runs) * 3
-    for rule in ("train_task_set", "similarity", "correlation"):
+    assert jobs["similarity_routing"] == 2 and jobs["correlation"] == 1
+    for rule in ("train_task_set", "similarity"):
         assert rule not in jobs, rule
     assert "mtlbench train-task-set --routing-data data/routing/routing" in out
-    assert "results/tables/grouping_routing_B4.md" in out and "correlation_routing" not in out
+    assert "mtlbench similarity --estimator routing_tag_affinity" in out
+    assert "results/tables/grouping_routing_B4.md" in out and "results/tables/correlation_routing.md" in out

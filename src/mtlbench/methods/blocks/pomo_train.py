@@ -27,10 +27,15 @@ def seeded_torch(seed: int, device) -> torch.Generator:
 
 def train_routing(tasks: list[str], hp: POMOHparams, seed: int, device,
                   evaluate: Callable[[int, RoutingModel], None],
-                  desc: str, progress: bool, reduction: str = "sum") -> RoutingModel:
+                  desc: str, progress: bool, reduction: str = "sum",
+                  before_step: Callable[[int, RoutingModel, torch.optim.Optimizer, dict], None] | None = None
+                  ) -> RoutingModel:
     """Train one model on ``tasks`` jointly; ``evaluate(step, model)`` every
     ``hp.eval_every`` epochs and after the last.  ``reduction``: ``sum`` or ``mean`` of the
-    tasks' losses.  Returns the trained model."""
+    tasks' losses.  ``before_step(step, model, optimizer, batches)``, when given, runs before
+    each step (1, 2, ...) on that step's batches ({task: tensors}) and must leave the model
+    and the optimiser as it found them (the lookahead estimators,
+    :mod:`mtlbench.similarity.routing_lookahead`).  Returns the trained model."""
     if reduction not in ("sum", "mean"):
         raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
     gen = seeded_torch(seed, device)
@@ -41,10 +46,12 @@ def train_routing(tasks: list[str], hp: POMOHparams, seed: int, device,
     step = 0
     for epoch in tqdm(range(1, hp.epochs + 1), desc=desc, unit="epoch", disable=not progress, leave=False):
         for _ in range(hp.steps_per_epoch):
+            batches = {t: to_tensors(specs[t], draw(t, hp.batch_size, streams[t]), device) for t in tasks}
+            if before_step is not None:
+                before_step(step + 1, model, opt, batches)
             loss = 0.0
             for t in tasks:
-                batch = to_tensors(specs[t], draw(t, hp.batch_size, streams[t]), device)
-                obj, logp, _ = rollout(model, specs[t], batch, greedy=False, gen=gen)
+                obj, logp, _ = rollout(model, specs[t], batches[t], greedy=False, gen=gen)
                 loss = loss + pomo_loss(specs[t], obj, logp)
             if reduction == "mean":
                 loss = loss / len(tasks)
