@@ -69,18 +69,23 @@ def project(tmp_path_factory):
     if shutil.which("git") is None:
         pytest.skip("git not installed")
     d = tmp_path_factory.mktemp("project")
+    _dvc_project(d, TINY)
+    _, out = sh(d, "dvc", "repro")
+    return d, out
+
+
+def _dvc_project(d: Path, params: dict) -> None:
+    """The workflow, dvc.yaml and ``params`` as params.yaml in a fresh git + DVC project ``d``."""
     for name in ("Snakefile", "dvc.yaml", ".dvcignore"):
         shutil.copy(ROOT / name, d / name)
     shutil.copytree(ROOT / "workflow", d / "workflow")
     # dvc.yaml's deps name the library sources; link them into the project
     (d / "src").symlink_to(ROOT / "src")
-    (d / "params.yaml").write_text(yaml.safe_dump(TINY, sort_keys=False))
+    (d / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(d, "git", "init", "-q")
     sh(d, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init")
     sh(d, "dvc", "init", "-q")
     sh(d, "dvc", "config", "core.analytics", "false")
-    _, out = sh(d, "dvc", "repro")
-    return d, out
 
 
 def test_dvc_repro_runs_the_whole_dag(project):
@@ -196,3 +201,38 @@ def test_real_datasets_plan_download_features_splits_train(tmp_path):
     # cluster resources per rule come from params.yaml (resources.train_seeds: 180 min, 16,000 MB)
     train_job = re.split(r"\n\[[^\]\n]*\d{4}\]\n", out[out.index("rule train_seeds:"):])[0]
     assert re.search(r"\n    resources: .*runtime=180\b.*mem_mb=16000\b", train_job)
+
+
+ROUTING_TINY = {
+    "datasets": {"routing": {"kind": "routing", "tasks": ["tsp20", "op20"], "eval_size": 4,
+                             "reference_time_limit_s": 0.05, "op_exact_time_limit_s": 5}},
+    "methods": {"routing_stl": {"embedding_dim": 16, "encoder_layers": 1, "heads": 2, "ff_hidden": 32, "epochs": 1,
+                                "episodes_per_epoch": 16, "batch_size": 16, "eval_batch": 4, "augment": 1}},
+    "seeds": [0],
+    "train_ratios": [0.1],  # dvc.yaml's data stage reads these params; a routing dataset has none
+    "backbones": {},
+    "device": "cpu",
+    "similarity": {"datasets": []},
+    "grouping": {"budgets": [2]},
+    "robustness": {"datasets": [], "methods": []},
+    "selection": {"mode": "final", "val_fraction": 0.2},
+}
+
+
+def test_dvc_repro_runs_a_routing_dataset(tmp_path):
+    """dvc.yaml's data stage keeps data/routing (evaluation sets and references), the train
+    stage trains on it, and a second repro is a no-op."""
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+    d = tmp_path
+    _dvc_project(d, ROUTING_TINY)
+    sh(d, "dvc", "repro")
+    ref = json.loads((d / "data/routing/routing/op20.reference.json").read_text())
+    assert ref["settings"]["solver"] == "ortools routing + cp-sat" and len(ref["objective"]) == 4
+    run = json.loads((d / "results/runs/routing/routing_stl/r1_s0.json").read_text())
+    assert set(run["metrics"]["per_task"]) == {"tsp20", "op20"} and run["extra"]["infeasible"] == {"tsp20": 0, "op20": 0}
+    assert (d / "results/tables/routing_1_gap.md").exists()
+    lock = yaml.safe_load((d / "dvc.lock").read_text())
+    assert any(o["path"] == "data/routing" for o in lock["stages"]["data"]["outs"])
+    _, out = sh(d, "dvc", "repro")
+    assert "up to date" in out.lower()
