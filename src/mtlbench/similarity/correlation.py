@@ -75,15 +75,19 @@ def write_correlation_table(frame: pd.DataFrame, out_dir: str | Path, dataset: s
     return paths
 
 
-def write_correlation_heatmap(frame: pd.DataFrame, out_path: str | Path, dataset: str) -> None:
-    """Heat-map: estimators x {Spearman, Kendall}, colour in [−1, 1]."""
+def correlation_figure(frame: pd.DataFrame, dataset: str):
+    """The heat-map figure: estimators x {Spearman, Kendall}, colour in [−1, 1].  Its width
+    grows with the longest estimator label, so that the labels and the two column names
+    never overlap (tests/similarity/test_correlation.py measures them)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     values = frame[["spearman", "kendall"]].to_numpy(dtype=float)
-    fig, ax = plt.subplots(figsize=(4.0, 0.5 + 0.45 * len(frame)))
+    longest = max((len(str(e)) for e in frame["estimator"]), default=8)
+    # 0.075 in per label character at 10 pt, 1.1 in per column, 1.0 in for the colour bar
+    fig, ax = plt.subplots(figsize=(0.075 * longest + 2 * 1.1 + 1.0, 0.9 + 0.45 * len(frame)))
     im = ax.imshow(values, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     ax.set_xticks([0, 1], ["Spearman ρ", "Kendall τ"])
     ax.set_yticks(range(len(frame)), frame["estimator"].tolist())
@@ -93,6 +97,14 @@ def write_correlation_heatmap(frame: pd.DataFrame, out_path: str | Path, dataset
     ax.set_title(f"{dataset}: estimator vs transfer gain", fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.05)
     fig.tight_layout()
+    return fig
+
+
+def write_correlation_heatmap(frame: pd.DataFrame, out_path: str | Path, dataset: str) -> None:
+    """:func:`correlation_figure`, written atomically to ``out_path``."""
+    import matplotlib.pyplot as plt
+
+    fig = correlation_figure(frame, dataset)
     with atomic_path(out_path) as tmp:
         fig.savefig(tmp, format=Path(out_path).suffix.lstrip(".") or "png", dpi=150)
     plt.close(fig)
