@@ -39,9 +39,10 @@ def task_set_record(d, name):
     return f"results/similarity/{d}/task_sets/{name}.json"
 
 
-def estimator_labels(kind_inputs):
-    """The estimator labels whose estimator reads ``kind_inputs`` (Estimator.inputs, resolved into P)."""
-    return "|".join(l for l, e in ESTIMATORS.items() if e.get("inputs") == kind_inputs) or "(?!x)x"
+def estimator_labels(*inputs):
+    """A pattern of the estimator labels whose estimator reads one of ``inputs`` (Estimator.inputs,
+    resolved into P); one that matches nothing when there are none."""
+    return "|".join(l for l, e in ESTIMATORS.items() if e.get("inputs") in inputs) or "(?!x)x"
 
 
 def estimator_files(d):
@@ -57,7 +58,7 @@ rule similarity:
     output:
         "results/similarity/{dataset}/{label}.json",
     wildcard_constraints:
-        label="|".join(l for l, e in ESTIMATORS.items() if e.get("inputs") in ("samples", "problem")) or "(?!x)x",
+        label=estimator_labels("samples", "problem"),
     params:
         estimator=lambda wc: ESTIMATORS[wc.label]["estimator"],
         settings=lambda wc: json.dumps(ESTIMATORS[wc.label]["settings"], sort_keys=True),
