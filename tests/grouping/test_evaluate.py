@@ -84,3 +84,21 @@ def test_table_reports_what_the_solver_proved_and_its_time(tmp_path):
     md = (tmp_path / "grouping_toy.md").read_text()
     assert "| status | solve (s) | groups |" in md
     assert "| feasible (gap 25.0 %) | 60.04 | a,b |" in md and "| optimal | 0.50 | a,b |" in md
+
+
+def test_caption_explains_negative_regret_of_overlapping_groupings(tmp_path):
+    """The oracle is the best partition: an overlapping grouping's negative regret is explained."""
+    import pandas as pd
+
+    from mtlbench.grouping.evaluate import write_evaluation_table
+
+    frame = pd.DataFrame([
+        {"grouping": "mip_overlap", "budget": 2, "networks": 2, "groups": "a,b | b,c", "mean_gap": 10.0,
+         "regret": -1.0, "status": "optimal", "gap": None, "solve_s": 0.1},
+        {"grouping": "oracle", "budget": None, "networks": 2, "groups": "a,b | c", "mean_gap": 11.0,
+         "regret": 0.0, "status": "", "gap": None, "solve_s": None},
+    ])
+    write_evaluation_table(frame, tmp_path, "routing")
+    text = (tmp_path / "grouping_routing.md").read_text()
+    assert "the oracle is the best partition into at most B groups" in text and "negative regret" in text
+    assert "| mip_overlap | 2 | 2 | 10.00 | -1.00 |" in text

@@ -214,7 +214,8 @@ def write_evaluation_table(frame: pd.DataFrame, out_dir: str | Path, dataset: st
     heads = (["mean acc. (%)"] if has_acc else []) + (["mean MSE"] if has_mse else []) + (
         ["mean gap (%)"] if has_gap else [])
     lines = [f"Groupings on {dataset}: {what} of the trained groups and regret vs the oracle{regret_note}; "
-             "status: what the solver proved (optimal, or feasible with its relative gap to the proven bound at the "
+             "the oracle is the best partition into at most B groups, so a grouping whose groups overlap (a task "
+             "in several groups) can score below it, a negative regret; status: what the solver proved (optimal, or feasible with its relative gap to the proven bound at the "
              "time limit; heuristic: a baseline), solve: its wall time", "",
              "| grouping | budget | networks | " + " | ".join(heads) + f" | {regret_unit} | status | solve (s) | groups |",
              "|---|---|---|" + "---|" * len(heads) + "---|---|---:|---|"]
