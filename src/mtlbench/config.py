@@ -188,7 +188,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
                     raise ConfigError(f"datasets.{name}.backbone: unknown image backbone {backbone!r}; "
                                       f"allowed: {allowed_list(images)}")
                 backbones.setdefault(backbone, dataclasses.asdict(BACKBONES[backbone].Config()))
-            tasks = list(cfg.task_order if hasattr(cfg, "task_order") else cfg.tasks)  # feature_file, tabular: task_order
+            tasks = list(cfg.task_order)  # every kind's configured tasks, in order
             if not tasks and cfg.kind == "tabular":  # the tasks present (min_samples_per_task applied)
                 from .features.tabular_file import tabular_tasks
 

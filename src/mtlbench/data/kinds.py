@@ -147,6 +147,11 @@ class ImageFolderConfig:
         if not all(e.startswith(".") for e in self.extensions):
             raise ConfigError(f"{where}.extensions: each must start with '.', got {list(self.extensions)}")
 
+    @property
+    def task_order(self) -> tuple[str, ...]:
+        """The listed task folders (empty: every task folder, found by the features stage)."""
+        return tuple(self.tasks)
+
 
 @dataclass(frozen=True)
 class TabularConfig:

@@ -73,6 +73,10 @@ class SubsetScoresConfig:
     budgets: tuple[float, ...] = ()
     enabled: bool = True
 
+    @property
+    def task_order(self) -> tuple[str, ...]:
+        return tuple(self.tasks)
+
     def check(self, where: str) -> None:
         if len(set(self.tasks)) != len(self.tasks):
             raise ConfigError(f"{where}.tasks: a task is listed twice: {list(self.tasks)}")
