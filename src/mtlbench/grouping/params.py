@@ -118,8 +118,8 @@ def grouping_runs(grouping: dict, estimators: dict, n_tasks: int, gain: str = "t
                 add(f"{name}_s{seed}", name, seed=seed)
         elif not entry.per_similarity and known(entry.selects_on):  # per_similarity: from cluster_on
             add(name, name, gain if entry.selects_on == "transfer_gain" else entry.selects_on)
-        elif not entry.per_similarity and stand_in(entry.selects_on):
-            add(name, name, stand_in(entry.selects_on))
+        elif not entry.per_similarity and (label := stand_in(entry.selects_on)):
+            add(name, name, label)
     for name, entry in SOLVERS.items():
         if entry.per_similarity:
             for label in grouping["cluster_on"]:

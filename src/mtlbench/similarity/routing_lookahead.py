@@ -61,8 +61,8 @@ import torch
 
 from ..data.routing.instances import draw, generate, get_task, instance_rng
 from ..errors import ConfigError
-from ..methods.blocks.pomo import pomo_loss, rollout, solve_greedy, to_tensors
-from ..methods.blocks.pomo_train import train_routing
+from ..methods.blocks.pomo import solve_greedy, to_tensors
+from ..methods.blocks.pomo_train import joint_loss, train_routing
 from ..methods.routing_bmtl import RoutingBMTLHparams
 
 
@@ -96,7 +96,6 @@ def routing_lookahead(tasks: list[str], hp: RoutingLookaheadHparams, mode: str, 
     hp.check("similarity.routing_lookahead")
     n = len(tasks)
     groups = [(i,) for i in range(n)] + (list(itertools.combinations(range(n), 2)) if mode == "pair" else [])
-    specs = [get_task(t) for t in tasks]
     val = {t: generate(t, hp.lookahead_eval_size, seed, "lookahead") for t in tasks}
     val_hp = dataclasses.replace(hp, augment=1)  # the code's lookahead validation: no augmentation
     look_gen = torch.Generator(device=device)
@@ -120,14 +119,10 @@ def routing_lookahead(tasks: list[str], hp: RoutingLookaheadHparams, mode: str, 
         after: dict[tuple[int, ...], dict[int, float]] = {}
         for grp in groups:
             look_gen.set_state(gen_state)
-            loss = 0.0
-            for k in grp:
-                batch = to_tensors(specs[k], draw(tasks[k], hp.batch_size, fresh[tasks[k]]), device) \
-                    if hp.lookahead_fresh_batches else batches[tasks[k]]
-                obj, logp, _ = rollout(model, specs[k], batch, greedy=False, gen=look_gen)
-                loss = loss + pomo_loss(specs[k], obj, logp)
-            if hp.task_loss_reduction == "mean":
-                loss = loss / len(grp)
+            members = [tasks[k] for k in grp]
+            step_batches = {t: to_tensors(get_task(t), draw(t, hp.batch_size, fresh[t]), device)
+                            for t in members} if hp.lookahead_fresh_batches else {t: batches[t] for t in members}
+            loss = joint_loss(model, step_batches, look_gen, hp.task_loss_reduction)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

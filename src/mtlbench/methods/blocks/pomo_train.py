@@ -25,6 +25,20 @@ def seeded_torch(seed: int, device) -> torch.Generator:
     return gen
 
 
+def joint_loss(model: RoutingModel, batches: dict[str, dict[str, torch.Tensor]], gen: torch.Generator,
+               reduction: str = "sum") -> torch.Tensor:
+    """One step's joint loss over ``batches`` ({task: tensors}, rolled out in that order,
+    sampling from ``gen``): Σ_t L_t of POMO's losses, or with ``reduction="mean"`` their
+    mean.  The training step here and the lookahead steps of
+    :mod:`mtlbench.similarity.routing_lookahead` both take it."""
+    loss = 0.0
+    for task, batch in batches.items():
+        spec = get_task(task)
+        obj, logp, _ = rollout(model, spec, batch, greedy=False, gen=gen)
+        loss = loss + pomo_loss(spec, obj, logp)
+    return loss / len(batches) if reduction == "mean" else loss
+
+
 def train_routing(tasks: list[str], hp: POMOHparams, seed: int, device,
                   evaluate: Callable[[int, RoutingModel], None],
                   desc: str, progress: bool, reduction: str = "sum",
@@ -49,12 +63,7 @@ def train_routing(tasks: list[str], hp: POMOHparams, seed: int, device,
             batches = {t: to_tensors(specs[t], draw(t, hp.batch_size, streams[t]), device) for t in tasks}
             if before_step is not None:
                 before_step(step + 1, model, opt, batches)
-            loss = 0.0
-            for t in tasks:
-                obj, logp, _ = rollout(model, specs[t], batches[t], greedy=False, gen=gen)
-                loss = loss + pomo_loss(specs[t], obj, logp)
-            if reduction == "mean":
-                loss = loss / len(tasks)
+            loss = joint_loss(model, batches, gen, reduction)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
