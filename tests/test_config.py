@@ -255,7 +255,7 @@ def test_robustness_rows_follow_the_methods_order(params):
 
 def test_subset_scores_config_validates_without_its_files():
     """configs/grouping_tables.yaml (kind: subset_scores) passes the library's check: its
-    tasks come from ``tasks`` (the kinds that read a file name theirs in ``task_order``)."""
+    tasks come from its ``task_order``, its listed ``tasks``."""
     from mtlbench.config import merge_params_files, validate_params
 
     p = validate_params(merge_params_files([ROOT / "params.yaml", ROOT / "configs" / "grouping_tables.yaml"])[0])
