@@ -111,13 +111,15 @@ def _brute_force_overlap(gain, budget, score):
     return best
 
 
+@pytest.mark.parametrize("dp", [True, False], ids=["subset-dp", "cp-sat"])
 @pytest.mark.parametrize("score", ["sum", "mean"])
-def test_overlapping_groups_match_brute_force(score):
+def test_overlapping_groups_match_brute_force(score, dp):
     rng = np.random.default_rng(3)
     gain = rng.normal(size=(4, 4))
     for budget in (1, 2, 3):
-        res = choose_groups(gain, budget, score=score)
+        res = choose_groups(gain, budget, score=score, dp=dp)
         assert res.status == "optimal" and len(res.groups) <= budget
+        assert res.extra["solution"].startswith("exact: dynamic") == dp
         assert res.objective == pytest.approx(_brute_force_overlap(gain, budget, score), abs=1e-4)
         for t, k in enumerate(res.served_by):
             assert t in res.groups[k]
@@ -131,11 +133,11 @@ def test_overlapping_beats_or_equals_partition():
 
 
 def test_overlapping_at_a_tiny_time_limit_still_returns_a_valid_choice():
-    """With (almost) no time, the warm start (best partition) comes back, flagged."""
+    """CP-SAT with (almost) no time: the warm start (best partition) comes back, flagged."""
     rng = np.random.default_rng(9)
     gain = rng.normal(size=(9, 9))
     part = partition_tasks(gain, 3)
-    res = choose_groups(gain, 3, time_limit_s=1e-3)
+    res = choose_groups(gain, 3, time_limit_s=1e-3, dp=False)
     assert len(res.groups) <= 3 and set(itertools.chain(*res.groups)) == set(range(9))
     assert res.objective >= part.objective - 1e-6
     assert res.status in ("optimal", "feasible")

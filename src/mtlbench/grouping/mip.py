@@ -82,6 +82,7 @@ from .base import (
     partition_value,
 )
 from .heuristic import connected_components, greedy_local_search
+from .overlap_dp import DP_MAX_TASKS, best_served_sets
 
 OBJECTIVE_RESOLUTION = 2**20  # the largest |objective coefficient| after integer scaling
 COST_RESOLUTION = 10**6
@@ -363,6 +364,23 @@ def partition_tasks(gain, budget: int, max_group_size: int | None = None, task_c
                "n_variables": len(model.Proto().variables), "n_constraints": len(model.Proto().constraints)})
 
 
+def _served_sets_result(g, blocks, cands, score, c, solver_name, wall) -> GroupingResult:
+    """A :class:`GroupingResult` from the optimum of :func:`best_served_sets`."""
+    groups = sorted({cands[k] for k, _ in blocks})
+    index = {grp: q for q, grp in enumerate(groups)}
+    served = [0] * len(g)
+    for k, members in blocks:
+        for t in members:
+            served[t] = index[cands[k]]
+    objective = float(sum(served_value(g, t, groups[served[t]], score) for t in range(len(g))))
+    return GroupingResult(
+        solver=solver_name, groups=[list(grp) for grp in groups], objective=objective, status="optimal",
+        bound=objective, wall_time_s=wall, constraints=c.to_dict(), served_by=served,
+        extra={"formulation": "overlapping groups: choose groups, each task served by its best (Eqs. 11-13)",
+               "score": score, "n_candidates": len(cands),
+               "solution": "exact: dynamic programme over task subsets (overlap_dp, Eqs. D1-D3)"})
+
+
 def _partition_hint(g, c: GroupingConstraints, cands, time_limit_s, num_workers, seed):
     """Groups of the best partition under the same constraints, if all are candidates."""
     try:
@@ -399,9 +417,14 @@ def choose_groups(gain, budget: int, candidates=None, max_group_size: int | None
                   network_cost: float = 0.0, total_cost: float | None = None,
                   must_link=(), cannot_link=(), time_limit_s: float = 60.0,
                   num_workers: int = 2, seed: int = 0, tasks: list[str] | None = None,
-                  solver_name: str = "mip_overlap", presolve: bool = True) -> GroupingResult:
+                  solver_name: str = "mip_overlap", presolve: bool = True, dp: bool = True) -> GroupingResult:
     """Choose at most ``budget`` possibly overlapping groups, each task served by its best
     chosen group (Eqs. (11)-(13)).
+
+    Solved exactly by the subset dynamic programme of :mod:`mtlbench.grouping.overlap_dp`
+    (the same optimum, found in about a second and independent of time and threads) for up
+    to ``DP_MAX_TASKS`` tasks without ``total_cost``; otherwise, or with ``dp=False``, by
+    CP-SAT on (11)-(13) within ``time_limit_s``.
 
     candidates: iterable of task-index tuples (default: every subset of at most
     ``max_group_size`` tasks).  Candidates breaking ``cannot_link``, ``max_group_size`` or
@@ -464,6 +487,10 @@ def choose_groups(gain, budget: int, candidates=None, max_group_size: int | None
         return m, y, a
 
     t0 = time.perf_counter()
+    if dp and c.total_cost is None and n <= DP_MAX_TASKS:
+        blocks = best_served_sets(values, cands, n, c.budget, c.must_link)
+        if blocks is not None:  # None (no feasible choice): CP-SAT below says which constraints clash
+            return _served_sets_result(g, blocks, cands, score, c, solver_name, time.perf_counter() - t0)
     model, y, a = build(items)
     hint = _partition_hint(g, c, cands, time_limit_s / 4, num_workers, seed)
     if hint is not None:  # a partition is a feasible choice of groups: a warm start
