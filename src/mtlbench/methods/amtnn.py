@@ -83,6 +83,7 @@ from .blocks.adversarial import (
     proxy_a_distance,
 )
 from .blocks.nets import mlp_extractor, seeded_generator
+from .blocks.pooling import MaxPool2d
 from .blocks.relation_step import KAPPA_FORMS, relation_step
 
 
@@ -172,7 +173,7 @@ class LeNetExtractor(nn.Module):
         self.image_shape = tuple(image_shape)
         layers, c_in = [], image_shape[0]
         for c in channels:
-            layers += [nn.Conv2d(c_in, c, kernel_size=5, stride=1, padding=2), nn.ELU(), nn.MaxPool2d(3, 2)]
+            layers += [nn.Conv2d(c_in, c, kernel_size=5, stride=1, padding=2), nn.ELU(), MaxPool2d(3, 2)]
             c_in = c
         self.body = nn.Sequential(*layers)
         with torch.no_grad():
