@@ -91,6 +91,7 @@ CLIQUE_CUTS = 3000  # clique cuts (5c) added with the representatives
 CLIQUE_CUT_ENUMERATION = 200_000  # rank every (K+1)-subset for (5c) up to this many
 AUTO_ONE_WORKER_MAX_T = 10**9  # measured: one worker was as fast or faster at every T tried
 AUTO_WARM_START_MIN_T = 16
+OVERLAP_FORMULATION = "overlapping groups: choose groups, each task served by its best (Eqs. 11-13)"
 
 
 def _scale(values, resolution: int) -> float:
@@ -376,7 +377,7 @@ def _served_sets_result(g, blocks, cands, score, c, solver_name, wall) -> Groupi
     return GroupingResult(
         solver=solver_name, groups=[list(grp) for grp in groups], objective=objective, status="optimal",
         bound=objective, wall_time_s=wall, constraints=c.to_dict(), served_by=served,
-        extra={"formulation": "overlapping groups: choose groups, each task served by its best (Eqs. 11-13)",
+        extra={"formulation": OVERLAP_FORMULATION,
                "score": score, "n_candidates": len(cands),
                "solution": "exact: dynamic programme over task subsets (overlap_dp, Eqs. D1-D3)"})
 
@@ -422,7 +423,7 @@ def choose_groups(gain, budget: int, candidates=None, max_group_size: int | None
     chosen group (Eqs. (11)-(13)).
 
     Solved exactly by the subset dynamic programme of :mod:`mtlbench.grouping.overlap_dp`
-    (the same optimum, found in about a second and independent of time and threads) for up
+    (the same optimum, found in under a second and independent of time and threads) for up
     to ``DP_MAX_TASKS`` tasks without ``total_cost``; otherwise, or with ``dp=False``, by
     CP-SAT on (11)-(13) within ``time_limit_s``.
 
@@ -522,7 +523,7 @@ def choose_groups(gain, budget: int, candidates=None, max_group_size: int | None
         status="optimal" if status == cp_model.OPTIMAL else "feasible",
         bound=solver.BestObjectiveBound() / scale if solved else None, wall_time_s=wall,
         constraints=c.to_dict(), served_by=served,
-        extra={"formulation": "overlapping groups: choose groups, each task served by its best (Eqs. 11-13)",
+        extra={"formulation": OVERLAP_FORMULATION,
                "score": score, "n_candidates": len(cands), "objective_scale": scale,
                "time_limit_s": time_limit_s, "num_workers": num_workers, "seed": seed,
                "solution": "cp-sat" if solved else "warm start (best partition); CP-SAT found none "

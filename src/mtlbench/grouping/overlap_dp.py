@@ -67,10 +67,9 @@ def best_served_sets(value: dict, cands: list[tuple[int, ...]], n: int, budget: 
                 w[mask], arg[mask] = neg, -1
 
     full = size - 1
-    levels = [w]  # levels[j - 1] = F_j of (D3)
-    choice = [None]
+    prev = w  # F_{j-1} of (D3)
+    choice = [None]  # choice[j - 1][u]: the block S taken first in F_j(u), 0 when F_j(u) = F_{j-1}(u)
     for j in range(2, max(budget, 1) + 1):
-        prev = levels[-1]
         cur, pick = list(prev), [0] * size
         targets = [full] if j == budget else range(1, size)
         for u in targets:
@@ -89,11 +88,11 @@ def best_served_sets(value: dict, cands: list[tuple[int, ...]], n: int, budget: 
                     break
                 sub = (sub - 1) & rest
             cur[u], pick[u] = best, best_s
-        levels.append(cur)
+        prev = cur
         choice.append(pick)
-    if levels[-1][full] == neg:
+    if prev[full] == neg:
         return None
-    blocks, u, j = [], full, len(levels)
+    blocks, u, j = [], full, len(choice)
     while u:
         s = choice[j - 1][u] if j > 1 else 0
         if s == 0:  # F_j(u) = F_{j-1}(u): one block fewer, or u is a single block at level 1

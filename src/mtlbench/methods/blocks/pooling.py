@@ -17,11 +17,17 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _channels_last_pool(x: torch.Tensor, kernel: int, stride: int, return_indices: bool = False):
+    """F.max_pool2d by the channels-last kernel, returned contiguous (N, C, H, W)."""
+    out = F.max_pool2d(x.contiguous(memory_format=torch.channels_last), kernel, stride,
+                       return_indices=return_indices)
+    return tuple(o.contiguous() for o in out) if return_indices else out.contiguous()
+
+
 class _ChannelsLastMaxPool(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
-        out, idx = F.max_pool2d(x.contiguous(memory_format=torch.channels_last), kernel, stride, return_indices=True)
-        out, idx = out.contiguous(), idx.contiguous()
+        out, idx = _channels_last_pool(x, kernel, stride, return_indices=True)
         ctx.save_for_backward(x, idx)
         ctx.kernel, ctx.stride = kernel, stride
         return out
@@ -46,8 +52,7 @@ class MaxPool2d(nn.Module):
         if x.device.type != "cpu" or x.dim() != 4 or not x.is_contiguous():
             return F.max_pool2d(x, self.kernel, self.stride)
         if not (torch.is_grad_enabled() and x.requires_grad):
-            out = F.max_pool2d(x.contiguous(memory_format=torch.channels_last), self.kernel, self.stride)
-            return out.contiguous()
+            return _channels_last_pool(x, self.kernel, self.stride)
         return _ChannelsLastMaxPool.apply(x, self.kernel, self.stride)
 
     def extra_repr(self) -> str:
