@@ -87,6 +87,35 @@ def test_task_sets_in_one_process_write_the_records_of_each_set_alone(files, tmp
         assert chunk == one and chunk["tasks"] == ts
     with pytest.raises(SystemExit, match="2 task sets need as many --out files, got 1"):
         main(["train-task-set", *common, "--task-sets", "a", "b", "--out", outs[0]])
+    # --out-dir (a chosen_task_sets part): each record named after its set, the same records
+    part = tmp_path / "part0"
+    assert main(["train-task-set", *common, "--task-sets", *(",".join(ts) for ts in sets), "--out-dir", str(part)]) == 0
+    assert sorted(p.name for p in part.iterdir()) == sorted("+".join(ts) + ".json" for ts in sets)
+    for ts, out in zip(sets, outs):
+        assert json.loads((part / ("+".join(ts) + ".json")).read_text()) == json.loads(open(out).read())
+    # a part that holds no set: the empty folder
+    assert main(["train-task-set", *common, "--task-sets", "--out-dir", str(tmp_path / "part1")]) == 0
+    assert (tmp_path / "part1").is_dir() and not list((tmp_path / "part1").iterdir())
+
+
+def test_evaluate_groupings_reads_record_folders(files, tmp_path):
+    """--records takes a folder of records (a chosen_task_sets part) as well as files: the
+    table equals the one from the same records named one by one."""
+    d, tasks = files
+    f, s = str(d / "f.parquet"), str(d / "s0.parquet")
+    t = ",".join(tasks)
+    common = ["--features", f, "--splits", s, "--seeds", "0", "--hparams", TINY, "--quiet", "--device", "cpu"]
+    groups = [tasks[:2], tasks[2:]]
+    assert main(["train-task-set", *common, "--task-sets", *(",".join(g) for g in groups),
+                 "--out-dir", str(tmp_path / "part")]) == 0
+    grouping = tmp_path / "mine.json"
+    grouping.write_text(json.dumps({"groups": groups, "task_order": tasks, "objective": 0.0, "status": "optimal",
+                                    "solver": "mine"}))
+    for stem, records in (("folder", [str(tmp_path / "part")]), ("files", sorted(map(str, (tmp_path / "part").iterdir())))):
+        assert main(["evaluate-groupings", "--groupings", str(grouping), "--records", *records, "--dataset", "blobs",
+                     "--tasks", t, "--out-dir", str(tmp_path / "tables"), "--stem", stem]) == 0
+    folder, named = ((tmp_path / "tables" / f"{n}.csv").read_text() for n in ("folder", "files"))
+    assert folder == named and "mine" in folder
 
 
 def test_grouping_errors_are_clear(files, capsys):

@@ -68,7 +68,7 @@ def test_quick_config_plans_every_stage(tmp_path):
               "robustness", "robustness_table"}
     assert stages <= planned, stages - planned
     # the alone / pair task sets, in the chunk jobs (task_sets_<dataset>_<k>); the chosen
-    # groups (train_task_set) are planned only once the grouping checkpoint has run
+    # groups (chosen_task_sets) are planned only once the grouping checkpoint has run
     assert [r for r in planned if r.startswith("task_sets_")], planned
     readme = (ROOT / "README.md").read_text()
     quick_start = readme[readme.index("## Quick start"):readme.index("## Running the DAG yourself")]

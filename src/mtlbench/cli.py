@@ -369,10 +369,15 @@ def cmd_train_task_set(a) -> None:
     from .io import write_json
     from .similarity.transfer_gain import iter_task_sets, record_metric, record_score
 
-    task_sets = [_csv_list(t) for t in a.task_sets] if a.task_sets else [a.tasks]
-    if len(a.out) != len(task_sets):
+    task_sets = [_csv_list(t) for t in a.task_sets] if a.task_sets is not None else [a.tasks]
+    if a.out_dir is not None:  # one record per set, named after it (none: the folder alone)
+        Path(a.out_dir).mkdir(parents=True, exist_ok=True)
+        outs = [str(Path(a.out_dir) / f"{'+'.join(tasks)}.json") for tasks in task_sets]
+    elif len(a.out) != len(task_sets):
         raise SystemExit(f"mtlbench train-task-set: {len(task_sets)} task sets need as many --out files, "
                          f"got {len(a.out)}")
+    else:
+        outs = a.out
     _set_threads(a.threads)
     if a.routing_data:  # a routing dataset: routing_bmtl on the tasks, gap per task
         from .similarity.routing_task_set import routing_task_set
@@ -383,7 +388,7 @@ def cmd_train_task_set(a) -> None:
         raise SystemExit("mtlbench train-task-set: --features and --splits are required (or --routing-data)")
     else:
         records = iter_task_sets(a.features, a.splits, task_sets, a.hparams, a.seeds, device=_device(a.device))
-    for tasks, rec, out in zip(task_sets, records, a.out):
+    for tasks, rec, out in zip(task_sets, records, outs):
         write_json(out, rec)
         print(f"{out}: " + ", ".join(f"{t} {record_metric(rec, t)} {record_score(rec, t):.4f}" for t in tasks),
               flush=True)
@@ -393,7 +398,7 @@ def cmd_transfer_gain(a) -> None:
     """Task-set records (each task alone, each pair) -> the transfer_gain similarity file."""
     from .similarity.transfer_gain import write_transfer_gain
 
-    gain = write_transfer_gain(a.out, a.records, a.tasks, a.dataset)
+    gain = write_transfer_gain(a.out, [str(p) for p in _record_files(a.records)], a.tasks, a.dataset)
     print(f"{a.out}: mean off-diagonal gain {gain[~np.eye(len(gain), dtype=bool)].mean():+.4f}")
 
 
@@ -464,6 +469,15 @@ def cmd_select_networks(a) -> None:
     print(frame[["solver", "budget", "val_total", "test_total", "status"]].to_string(index=False))
 
 
+def _record_files(paths: list[str]) -> list[Path]:
+    """Task-set record files: each path given, or every ``*.json`` in it where it is a folder
+    (a ``chosen_task_sets`` part, ``train-task-set --out-dir``)."""
+    out = []
+    for p in map(Path, paths):
+        out += sorted(p.glob("*.json")) if p.is_dir() else [p]
+    return out
+
+
 def cmd_evaluate_groupings(a) -> None:
     """Grouping files + task-set records -> grouping comparison table with regret vs oracle."""
     from .grouping.evaluate import (
@@ -474,7 +488,7 @@ def cmd_evaluate_groupings(a) -> None:
     )
     from .io import read_json
 
-    records = records_by_set([read_json(p) for p in a.records])
+    records = records_by_set([read_json(p) for p in _record_files(a.records)])
     groupings = {}
     for path in a.groupings:
         rec = read_json(path)
@@ -501,7 +515,7 @@ ARG_HELP = {
     "seeds": "seeds, one per split file, in the same order",
     "runs": "run JSONs: results/runs/{dataset}/{method}/r{ratio}_s{seed}.json",
     "run": "one run JSON",
-    "records": "task-set record JSONs: results/similarity/{dataset}/task_sets/*.json",
+    "records": "task-set record JSONs (results/similarity/{dataset}/task_sets/*.json) or folders of them",
     "methods": "method labels, comma-separated, in table order",
     "metrics": "metrics, comma-separated: accuracy, mse, mae, explained_variance",
     "metric": "accuracy | mse | mae",
@@ -640,11 +654,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", type=int, nargs="+", required=True)
     which = s.add_mutually_exclusive_group(required=True)
     which.add_argument("--tasks", type=_csv_list, default=None, help="one task (alone), two (a pair) or a group")
-    which.add_argument("--task-sets", nargs="+", default=None,
+    which.add_argument("--task-sets", nargs="*", default=None,
                    help="several sets, each comma-separated (e.g. a b a,b), trained one after another in this "
-                        "process; instead of --tasks")
+                        "process; instead of --tasks (none: with --out-dir, the empty folder)")
     s.add_argument("--hparams", type=_json_arg, default={})
-    s.add_argument("--out", nargs="+", required=True, help="the record JSON (one per set of --task-sets)")
+    where = s.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", nargs="+", help="the record JSON (one per set of --task-sets)")
+    where.add_argument("--out-dir", default=None,
+                       help="instead of --out: each set's record as OUT_DIR/<its tasks joined by +>.json")
     s.set_defaults(fn=cmd_train_task_set)
 
     s = sub.add_parser("transfer-gain", help="task-set records (alone + pairs) -> transfer_gain similarity JSON")

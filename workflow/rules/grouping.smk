@@ -1,6 +1,7 @@
 # Task grouping: the program (OR-tools CP-SAT) and its baselines choose groups from the
 # measured gains; every chosen group is trained and each grouping scored (regret
 # against the oracle where every subset can be trained).
+import zlib
 
 
 def grouping_runs(d):
@@ -72,17 +73,78 @@ checkpoint grouping:
         " {params.constraints} --time-limit {params.time_limit} --out {output} > {log} 2>&1"
 
 
-def evaluation_records(wc):
-    """Every group of every grouping (known once the groupings exist), the pairs (measured
-    gains) and, for small T, every subset (the oracle)."""
-    tasks = P["datasets"][wc.dataset]["tasks"]
-    names = set(static_task_sets(wc.dataset))  # similarity.smk: the pairs and the oracle's subsets
-    for name in grouping_names(wc.dataset):
-        path = checkpoints.grouping.get(dataset=wc.dataset, budget=wc.budget, name=name).output[0]
+def chosen_groups(d, budget):
+    """The task sets of the groups every grouping of d chose at ``budget`` (known once the
+    grouping checkpoint has run)."""
+    tasks = P["datasets"][d]["tasks"]
+    names = set()
+    for name in grouping_names(d):
+        path = checkpoints.grouping.get(dataset=d, budget=budget, name=name).output[0]
         with open(path) as f:
-            for group in json.load(f)["groups"]:
-                names.add(task_set_name([t for t in tasks if t in group]))
-    return [task_set_record(wc.dataset, n) for n in sorted(names)]
+            names.update(task_set_name([t for t in tasks if t in group]) for group in json.load(f)["groups"])
+    return names
+
+
+# The chosen groups that are not static task sets (similarity.smk) are trained in
+# similarity.task_set_chunks jobs per dataset, each one process (the start-up and the
+# features read paid once), not one job per group.  A set belongs to part crc32(name) mod
+# chunks whatever the other sets are, so a grouping that changes its groups re-runs only
+# the parts its new groups fall in (a part re-runs when its list of sets changes).
+def chosen_task_sets(d, part):
+    static = set(static_task_sets(d))
+    names = set().union(*(chosen_groups(d, b) for b in GROUPING.get("budgets", []))) - static
+    return sorted((n for n in names if zlib.crc32(n.encode()) % TASK_SET_CHUNKS == part),
+                  key=lambda n: (n.count("+"), n))
+
+
+def chosen_inputs(wc):
+    chosen_task_sets(wc.dataset, int(wc.part))  # waits for the groupings (the checkpoint), reads none of them
+    return task_set_inputs(wc.dataset)
+
+
+def chosen_parts(d):
+    return [f"results/similarity/{d}/chosen_task_sets/part{k}" for k in range(TASK_SET_CHUNKS)]
+
+
+rule chosen_task_sets:
+    # the chosen groups of one part: each set's record (that of train_task_set) in the folder
+    input:
+        chosen_inputs,
+    output:
+        directory("results/similarity/{dataset}/chosen_task_sets/part{part}"),
+    wildcard_constraints:
+        part="[0-9]+",
+    params:
+        data=lambda wc: task_set_data_args(wc.dataset),
+        sets=lambda wc: " ".join(n.replace("+", ",") for n in chosen_task_sets(wc.dataset, int(wc.part))),
+        seeds=" ".join(SEEDS),
+        hparams=lambda wc: task_set_hparams(wc.dataset),
+        device=P["device"],
+    threads: 1
+    resources:
+        runtime=lambda wc: runtime("train_task_set") * max(1, len(chosen_task_sets(wc.dataset, int(wc.part)))),
+        mem_mb=mem_mb("train_task_set"),
+        gpu=1,
+    log:
+        "logs/similarity/{dataset}_task_sets/chosen_part{part}.log",
+    benchmark:
+        "logs/benchmarks/similarity/{dataset}_task_sets/chosen_part{part}.tsv",
+    shell:
+        "mtlbench train-task-set {params.data} --seeds {params.seeds} --task-sets {params.sets}"
+        " --hparams {params.hparams:q} --device {params.device} --threads {threads}"
+        " --quiet --out-dir {output} > {log} 2>&1"
+
+
+def evaluation_records(wc):
+    """The pairs (measured gains) and, for small T, every subset (the oracle), and every group
+    of every grouping: in the chosen_task_sets parts, or (a budget not in grouping.budgets)
+    one train_task_set record each."""
+    d = wc.dataset
+    static = set(static_task_sets(d))  # similarity.smk: the pairs and the oracle's subsets
+    chosen = chosen_groups(d, wc.budget) - static
+    if int(wc.budget) in GROUPING.get("budgets", []):
+        return [task_set_record(d, n) for n in sorted(static)] + chosen_parts(d)
+    return [task_set_record(d, n) for n in sorted(static | chosen)]
 
 
 rule evaluate_groupings:

@@ -199,7 +199,7 @@ def oracle_task_sets(d):
 def static_task_sets(d):
     """The task sets of d known before any job runs: each task alone and every pair (the
     measured gains) and the oracle's subsets, smallest first.  (The groups the solvers
-    choose are known only after the grouping checkpoint: one train_task_set job each.)"""
+    choose are known only after the grouping checkpoint: grouping.smk's chosen_task_sets.)"""
     names = set(pair_task_sets(d)) if gains_measured(d) else set()
     names.update(oracle_task_sets(d))
     return sorted(names, key=lambda n: (n.count("+"), n))
@@ -214,29 +214,44 @@ def _rule_id(d):
     return re.sub(r"\W", "_", d)
 
 
+def task_set_inputs(d):
+    """What every task-set training of d reads: the routing instances, or the features and
+    the similarity ratio's split of each seed."""
+    if P["datasets"][d].get("kind") == "routing":
+        return routing_files(d)
+    return [features_path(d), *(sim_split(d, s) for s in SEEDS)]
+
+
+def task_set_data_args(d):
+    """train-task-set's data arguments for d (those of train_task_set / train_routing_task_set)."""
+    if P["datasets"][d].get("kind") == "routing":
+        return f"--routing-data data/routing/{d}"
+    return f"--features {features_path(d)} --splits {' '.join(sim_split(d, s) for s in SEEDS)}"
+
+
+def task_set_hparams(d):
+    routing = P["datasets"][d].get("kind") == "routing"
+    return json.dumps(SIM.get("routing_transfer_gain" if routing else "transfer_gain", {}), sort_keys=True)
+
+
 TASK_SET_CHUNKS = int(SIM.get("task_set_chunks", 4))
 for _d in sorted(set(SIM_DATASETS) | set(GROUPING.get("runs", {}))):
     _names = static_task_sets(_d)
     for _k in range(min(TASK_SET_CHUNKS, len(_names))):
         _chunk = _names[_k::TASK_SET_CHUNKS]
-        _routing = P["datasets"][_d].get("kind") == "routing"
-        _splits = [sim_split(_d, s) for s in SEEDS]
-        _data = (f"--routing-data data/routing/{_d}" if _routing else
-                 f"--features {features_path(_d)} --splits {' '.join(_splits)}")
-        _hp = json.dumps(SIM.get("routing_transfer_gain" if _routing else "transfer_gain", {}), sort_keys=True)
 
         rule:
             name:
                 f"task_sets_{_rule_id(_d)}_{_k}"
             input:
-                routing_files(_d) if _routing else [features_path(_d), *_splits],
+                task_set_inputs(_d),
             output:
                 [task_set_record(_d, n) for n in _chunk],
             params:
-                data=_data,
+                data=task_set_data_args(_d),
                 sets=" ".join(n.replace("+", ",") for n in _chunk),
                 seeds=" ".join(SEEDS),
-                hparams=_hp,
+                hparams=task_set_hparams(_d),
                 device=P["device"],
             threads: 1
             resources:
