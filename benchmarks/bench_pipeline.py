@@ -15,9 +15,12 @@ call its own library).  It records per revision:
   from ``getrusage(RUSAGE_CHILDREN)``) and the job count ("N of N steps");
 - the CPU-seconds and wall time per rule, from the rules' ``benchmark:`` files
   (logs/benchmarks/, Snakemake's ``cpu_time`` and ``s`` columns) where the revision
-  writes them, else the per-rule wall time from the console log's job time stamps;
+  writes them, else the per-rule wall time from the console log's job time stamps.
+  Snakemake samples ``cpu_time`` while a job runs, so a short job's is counted short;
+  the totals above are exact;
 - then, for the last revision, the no-op re-run: ``snakemake -n`` and ``snakemake``
-  again, ``--repeats`` times each (median, min, max);
+  again, ``--repeats`` times each (median, min, max), and the start-up costs (median):
+  ``mtlbench train --help``, ``import torch``, ``import torch, torch._dynamo``;
 - whether the two revisions' outputs agree: every table under results/tables and every
   run JSON under results/runs byte for byte, the run JSONs with ``wall_time_s`` left out.
 
@@ -111,7 +114,8 @@ def per_rule_from_benchmarks(copy: Path) -> dict[str, dict] | None:
             continue
         rule = rule_of_benchmark(f, root)
         if f.parent.name.endswith("_task_sets"):
-            rule = "task_set chunks" if f.name.startswith("chunk") else "train_task_set"
+            rule = ("task_set chunks" if f.name.startswith("chunk") else
+                    "chosen_task_sets" if f.name.startswith("chosen_part") else "train_task_set")
         out[rule]["jobs"] += 1
         out[rule]["cpu_s"] += float(rows[-1].get("cpu_time") or 0)
         out[rule]["wall_s"] += float(rows[-1]["s"])
@@ -170,6 +174,23 @@ def noop(where: Path, cores: str, configfiles: list[str], repeats: int) -> dict:
     return {"dry_run_s": stats(dry), "rerun_s": stats(again)}
 
 
+def startup(where: Path, repeats: int) -> dict:
+    """Start-up costs, wall and CPU median of ``repeats``: ``mtlbench train --help`` (the CLI
+    alone: it imports torch only in the commands that train) and, for scale, what a
+    training job pays before its first step: ``import torch`` and ``torch._dynamo`` (which
+    the first torch.optim optimiser imports)."""
+    env = env_for(where)
+    cmds = {"mtlbench train --help": ["mtlbench", "train", "--help"],
+            "import torch": [sys.executable, "-c", "import torch"],
+            "import torch, torch._dynamo": [sys.executable, "-c", "import torch, torch._dynamo"]}
+    out = {}
+    for name, cmd in cmds.items():
+        runs = [run(cmd, where, env)[:2] for _ in range(repeats)]
+        out[name] = {"wall_s": statistics.median(w for w, _ in runs), "cpu_s": statistics.median(c for _, c in runs),
+                     "n": repeats}
+    return out
+
+
 def same_outputs(a: Path, b: Path) -> dict:
     """Tables byte for byte, run JSONs with wall_time_s (and the batched-seed wall fields) left out."""
     def runs(root: Path) -> dict:
@@ -211,6 +232,7 @@ def main() -> None:
         result["rev"] = measure(a.rev, base / "rev", a.cores, a.configfile)
         result["noop"] = noop(base / "rev", a.cores, a.configfile, a.repeats)
         result["noop_target_s"] = 2.0
+        result["startup"] = startup(base / "rev", a.repeats)
         if a.baseline_rev:
             b, r = result["baseline"], result["rev"]
             result["ratios"] = {"wall": b["wall_s"] / r["wall_s"], "cpu": b["cpu_s"] / r["cpu_s"],
@@ -233,6 +255,8 @@ def main() -> None:
     n = result["noop"]
     print(f"no-op re-run: snakemake -n median {n['dry_run_s']['median']:.2f} s, snakemake median "
           f"{n['rerun_s']['median']:.2f} s (target < 2 s)")
+    for name, v in result["startup"].items():
+        print(f"start-up: {name}: median {v['wall_s']:.2f} s wall, {v['cpu_s']:.2f} CPU-s")
     print(f"\nper stage ({result['rev']['revision']}, {result['rev']['per_rule_source']}):")
     for rule, v in sorted(result["rev"]["per_rule"].items(), key=lambda kv: -kv[1].get("cpu_s", kv[1]["wall_s"])):
         cpu = f"{v['cpu_s']:8.1f} CPU-s" if "cpu_s" in v else " " * 14
