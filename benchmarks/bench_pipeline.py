@@ -22,7 +22,8 @@ call its own library).  It records per revision:
   again, ``--repeats`` times each (median, min, max), and the start-up costs (median):
   ``mtlbench train --help``, ``import torch``, ``import torch, torch._dynamo``;
 - whether the two revisions' outputs agree: every table under results/tables and every
-  run JSON under results/runs byte for byte, the run JSONs with ``wall_time_s`` left out.
+  run JSON under results/runs byte for byte, the grouping tables' solver wall time
+  (``solve_s``, ``solve (s)``) and the run JSONs' ``wall_time_s`` left out.
 
 It prints the ratios (baseline / rev) and writes results/benchmarks/pipeline.json.
 Targets (on the 2-core machine): >= 3x fewer CPU-seconds and >= 3x less wall time for
@@ -191,8 +192,38 @@ def startup(where: Path, repeats: int) -> dict:
     return out
 
 
+WALL_COLUMNS = {"solve_s", "solve (s)"}  # the grouping tables' solver wall time (csv, md)
+
+
+def without_wall_columns(path: Path) -> bytes:
+    """A table's bytes with the cells of its wall-time columns (WALL_COLUMNS) emptied: csv by
+    header, markdown by the header row of each table; other formats as they are."""
+    text = path.read_text()
+    if not any(name in text for name in WALL_COLUMNS):
+        return path.read_bytes()
+    if path.suffix == ".csv":
+        rows = list(csv.reader(io.StringIO(text)))
+        drop = {i for i, name in enumerate(rows[0] if rows else []) if name in WALL_COLUMNS}
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([[c if i not in drop else "" for i, c in enumerate(r)]
+                                                        for r in rows])
+        return buf.getvalue().encode()
+    if path.suffix == ".md":
+        lines, drop = [], set()
+        for line in text.split("\n"):
+            cells = line.split("|")
+            if not line.startswith("|"):
+                drop = set()
+            elif any(c.strip() in WALL_COLUMNS for c in cells):
+                drop = {i for i, c in enumerate(cells) if c.strip() in WALL_COLUMNS}
+            lines.append("|".join("" if i in drop else c for i, c in enumerate(cells)))
+        return "\n".join(lines).encode()
+    return path.read_bytes()
+
+
 def same_outputs(a: Path, b: Path) -> dict:
-    """Tables byte for byte, run JSONs with wall_time_s (and the batched-seed wall fields) left out."""
+    """Tables byte for byte but for the grouping tables' solve-time column, run JSONs with
+    wall_time_s (and the batched-seed wall fields) left out."""
     def runs(root: Path) -> dict:
         out = {}
         for f in sorted((root / "results" / "runs").rglob("*.json")):
@@ -202,8 +233,8 @@ def same_outputs(a: Path, b: Path) -> dict:
         return out
 
     def tables(root: Path) -> dict:
-        return {str(f.relative_to(root)): f.read_bytes() for f in sorted((root / "results" / "tables").rglob("*"))
-                if f.is_file()}
+        return {str(f.relative_to(root)): without_wall_columns(f)
+                for f in sorted((root / "results" / "tables").rglob("*")) if f.is_file()}
 
     ra, rb, ta, tb = runs(a), runs(b), tables(a), tables(b)
     differ_runs = sorted(k for k in set(ra) | set(rb) if ra.get(k) != rb.get(k))
