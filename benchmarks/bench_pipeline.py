@@ -198,9 +198,10 @@ WALL_COLUMNS = {"solve_s", "solve (s)"}  # the grouping tables' solver wall time
 def without_wall_columns(path: Path) -> bytes:
     """A table's bytes with the cells of its wall-time columns (WALL_COLUMNS) emptied: csv by
     header, markdown by the header row of each table; other formats as they are."""
-    text = path.read_text()
+    data = path.read_bytes()
+    text = data.decode()
     if not any(name in text for name in WALL_COLUMNS):
-        return path.read_bytes()
+        return data
     if path.suffix == ".csv":
         rows = list(csv.reader(io.StringIO(text)))
         drop = {i for i, name in enumerate(rows[0] if rows else []) if name in WALL_COLUMNS}
@@ -218,7 +219,7 @@ def without_wall_columns(path: Path) -> bytes:
                 drop = {i for i, c in enumerate(cells) if c.strip() in WALL_COLUMNS}
             lines.append("|".join("" if i in drop else c for i, c in enumerate(cells)))
         return "\n".join(lines).encode()
-    return path.read_bytes()
+    return data
 
 
 def same_outputs(a: Path, b: Path) -> dict:
