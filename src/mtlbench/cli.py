@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import ConfigError, MtlbenchError
 from .grouping.solve import SOLVERS
+from .malloc import tune_malloc
 from .similarity.estimate import ESTIMATORS
 
 
@@ -889,6 +890,7 @@ def _remove_stale_temporaries(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_malloc()  # mtlbench.malloc: the heap kept between training steps
     args = build_parser().parse_args(argv)
     _remove_stale_temporaries(args)
     try:
