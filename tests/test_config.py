@@ -81,6 +81,42 @@ def test_cache_hit_keeps_params_order(params, tmp_path):
     assert list(miss["methods"]) == list(hit["methods"]) == ["stl", "bmtl"]
 
 
+def test_cached_check_covers_the_schema(params, tmp_path, monkeypatch):
+    """With a schema the cache remembers the schema check too: a hit validates nothing, an
+    edited schema is a miss, and a check that fails stores nothing."""
+    from mtlbench import config
+
+    schema = tmp_path / "params.schema.yaml"
+    schema.write_text((ROOT / "workflow/schemas/params.schema.yaml").read_text())
+    calls = []
+    real = config._schema_errors
+    monkeypatch.setattr(config, "_schema_errors", lambda p, s: calls.append(s) or real(p, s))
+    cache = tmp_path / "cache"
+    a = config.check_params(params, schema_path=schema, cache_dir=cache)
+    assert config.check_params(params, schema_path=schema, cache_dir=cache) == a
+    assert len(calls) == 1
+    schema.write_text(schema.read_text() + "\n# edited\n")
+    config.check_params(params, schema_path=schema, cache_dir=cache)
+    assert len(calls) == 2
+    monkeypatch.setattr(config, "_schema_errors", lambda p, s: ConfigError("seeds: not allowed by the schema"))
+    before = sorted(cache.iterdir())
+    bad = dict(params, seeds=[7])
+    for _ in range(2):  # not remembered: reported again
+        with pytest.raises(ConfigError, match="params.yaml: seeds: not allowed by the schema"):
+            config.check_params(bad, schema_path=schema, cache_dir=cache)
+    assert sorted(cache.iterdir()) == before
+
+
+def test_yaml_error_shows_the_line(tmp_path):
+    from mtlbench.config import load_yaml, merge_params_files
+
+    assert load_yaml("a: [1, 2]\nb: {c: 3}\n") == yaml.safe_load("a: [1, 2]\nb: {c: 3}\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seeds: [0, 1\nmethods: {}\n")
+    with pytest.raises(ConfigError, match=r"(?s)bad.yaml: not valid YAML: .*line 2, column 8:\n    methods: \{\}\n +\^"):
+        merge_params_files([bad])
+
+
 def test_schema_agrees_with_library(params):
     """The JSON schema (Snakemake's check) lists the same top-level keys as the library."""
     import jsonschema

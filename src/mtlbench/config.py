@@ -367,23 +367,37 @@ def _source_fingerprint() -> str:
     return h.hexdigest()
 
 
-def validate_params_cached(params: Mapping[str, Any], cache_dir) -> dict[str, Any]:
-    """:func:`validate_params`, remembered by the content of ``params`` and of the library.
+def checked_params(params: Mapping[str, Any], schema_path=None) -> dict[str, Any]:
+    """Everything :func:`check_params` checks, in its order and uncached: the library's
+    check (:func:`validate_params`), :func:`check_runnable`, then the JSON schema at
+    ``schema_path`` when given; the resolved params."""
+    resolved = validate_params(params)
+    check_runnable(resolved)
+    if schema_path is not None and (err := _schema_errors(params, schema_path)) is not None:
+        raise err
+    return resolved
+
+
+def validate_params_cached(params: Mapping[str, Any], cache_dir, schema_path=None) -> dict[str, Any]:
+    """:func:`validate_params` (with ``schema_path``: all of :func:`checked_params`),
+    remembered by the content of ``params``, of the library and of the schema file.
 
     Checking method hyper-parameters imports the method modules (and with them torch,
-    several seconds); Snakemake evaluates the Snakefile on every call, so a no-op
-    re-run reuses the result while neither the params nor the code have changed.
+    several seconds), and the schema check jsonschema; Snakemake evaluates the Snakefile
+    on every call, so a no-op re-run reuses the result while neither the params, the code
+    nor the schema have changed.  A check that fails stores nothing.
     """
     import json
     from pathlib import Path
 
     from .io import _json_default, atomic_path, canonical_json, read_json, sha256_text
 
-    key = sha256_text(canonical_json(params) + _source_fingerprint())[:20]
+    schema = "" if schema_path is None else "schema:" + Path(schema_path).read_text()
+    key = sha256_text(canonical_json(params) + _source_fingerprint() + schema)[:20]
     path = Path(cache_dir) / f"params-{key}.json"
     if path.exists():
         return read_json(path)
-    resolved = validate_params(params)
+    resolved = validate_params(params) if schema_path is None else checked_params(params, schema_path)
     # keys in params.yaml's order, not sorted: the order of datasets and methods is the
     # order of table rows and of the rules' params, so a cache hit must give the same
     with atomic_path(path) as tmp:
@@ -422,7 +436,7 @@ def merge_params_files(paths, overrides: Mapping[str, Any] | None = None,
 
     for path in paths:
         try:
-            data = yaml.safe_load(Path(path).read_text())
+            data = load_yaml(Path(path).read_text())
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such params file") from None
         except yaml.YAMLError as e:
@@ -435,6 +449,18 @@ def merge_params_files(paths, overrides: Mapping[str, Any] | None = None,
     if overrides:
         merge(merged, overrides, (), overrides_label)
     return merged, origin
+
+
+def load_yaml(text: str):
+    """``yaml.safe_load`` through libyaml where PyYAML has it (several times faster: the
+    Snakefile reads params.yaml on every call); a YAML error comes from the pure-Python
+    loader, whose message shows the offending line."""
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return yaml.load(text, Loader=yaml.SafeLoader)
 
 
 _KEY_TOKEN = r"(?:'[^']*'|[A-Za-z0-9_\-]+)"
@@ -464,9 +490,8 @@ def _schema_errors(params: Mapping[str, Any], schema_path) -> ConfigError | None
     from pathlib import Path
 
     import jsonschema
-    import yaml
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = load_yaml(Path(schema_path).read_text())
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(json.loads(json.dumps(params))),
                     key=lambda e: list(map(str, e.absolute_path)))
     if not errors:
@@ -480,18 +505,17 @@ def _schema_errors(params: Mapping[str, Any], schema_path) -> ConfigError | None
 
 def check_params(params: Mapping[str, Any], origin: Mapping[tuple[str, ...], str] | None = None,
                  schema_path=None, cache_dir=None, default_file: str = "params.yaml") -> dict[str, Any]:
-    """What runs before any Snakemake job: the library's check (:func:`validate_params`,
-    remembered in ``cache_dir`` when given, and :func:`check_runnable`), then the JSON
-    schema at ``schema_path``.
+    """What runs before any Snakemake job (:func:`checked_params`): the library's check
+    (:func:`validate_params`), :func:`check_runnable`, then the JSON schema at
+    ``schema_path``; all of it remembered in ``cache_dir`` when given.
 
     A ConfigError is re-raised with the file its key came from (``origin``, from
     :func:`merge_params_files`) in front: ``configs/ett.yaml: robustness.methods: ...``.
     """
     try:
-        resolved = validate_params_cached(params, cache_dir) if cache_dir is not None else validate_params(params)
-        check_runnable(resolved)
-        if schema_path is not None and (err := _schema_errors(params, schema_path)) is not None:
-            raise err
+        resolved = (validate_params_cached(params, cache_dir, schema_path) if cache_dir is not None
+                    else checked_params(params, schema_path))
+        check_runnable(resolved)  # pure and cheap; already part of a check with the schema
     except ConfigError as e:
         where = file_of(error_key(str(e)), origin or {}, default_file)
         raise ConfigError(f"{where}: {e}") from None
