@@ -2,8 +2,9 @@
 
 A training step allocates and frees tensors of a few to tens of MiB.  With glibc's default
 (dynamic) thresholds the heap top is trimmed back to the kernel as soon as such tensors are
-freed, and the next step faults the same pages in again: on a VMTL job that is millions
-of minor page faults and a fifth of its CPU time spent in the kernel.  :func:`tune_malloc`
+freed, and the next step faults the same pages in again: a ``vstl`` train_seeds job
+(digits, 10 %, 3 seeds) took 6.9 million minor page faults and spent 12 of its 43
+CPU-seconds in the kernel (docs/design.md, "Measured facts").  :func:`tune_malloc`
 sets, through ``mallopt(3)`` at the start of every ``mtlbench`` command:
 
 - ``M_MMAP_THRESHOLD`` 32 MiB (glibc's largest on 64-bit): blocks below it come from the
