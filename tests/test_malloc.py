@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from mtlbench import cli
-from mtlbench.malloc import GLIBC_VARIABLES, tune_malloc
+from mtlbench.errors import ConfigError
+from mtlbench.malloc import GLIBC_VARIABLES, malloc_mode, tune_malloc
 
 glibc = pytest.mark.skipif(not (sys.platform.startswith("linux") and hasattr(os, "confstr")
                                 and (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")),
@@ -61,3 +62,17 @@ def test_every_command_tunes_first(monkeypatch, capsys):
     monkeypatch.setattr(cli, "tune_malloc", lambda: calls.append(1))
     assert cli.main(["gpu-slots"]) == 0
     assert calls == [1]
+
+
+def test_unknown_mode_is_an_error_naming_the_allowed_values(capsys):
+    assert malloc_mode({}) == malloc_mode({"MTLBENCH_MALLOC": ""}) == "tuned"
+    assert malloc_mode({"MTLBENCH_MALLOC": "default"}) == "default"
+    with pytest.raises(ConfigError, match=r"MTLBENCH_MALLOC \(environment variable\): 'defualt' is not one of "
+                                          r"'tuned', 'default'"):
+        tune_malloc({"MTLBENCH_MALLOC": "defualt"})
+    # every command: the message, exit code 2, no traceback, nothing run
+    code = subprocess.run([sys.executable, "-m", "mtlbench", "gpu-slots"], capture_output=True, text=True,
+                          env={**os.environ, "MTLBENCH_MALLOC": "defualt"})
+    assert code.returncode == 2 and code.stdout == ""
+    assert code.stderr.strip() == "mtlbench: error: MTLBENCH_MALLOC (environment variable): 'defualt' is not " \
+                                  "one of 'tuned', 'default'"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from workflow_project import ROOT, TINY_ONE, make_project, sh
+from workflow_project import ROOT, TINY_ONE, env, make_project, sh
 
 pytestmark = pytest.mark.workflow
 
@@ -31,6 +31,13 @@ def test_override_file_is_named_in_the_error(project):
     (project / "over.yaml").write_text("methods: {stl: {steps: 0}}\n")
     code, out = sh(project, "snakemake", "-n", "--cores", "1", "--configfile", "over.yaml", check=False)
     assert code != 0 and "\nover.yaml: methods.stl.steps" in out, out[-2000:]
+
+
+def test_unknown_malloc_mode_fails_before_any_job(project):
+    code, out = sh(project, "snakemake", "--cores", "1", check=False, environ=env(MTLBENCH_MALLOC="tunned"))
+    assert code != 0
+    assert "MTLBENCH_MALLOC (environment variable): 'tunned' is not one of 'tuned', 'default'" in out
+    assert "rule " not in out and not (project / "results").exists()
 
 
 def test_single_task_vmtl_warns_before_the_plan(project):

@@ -890,7 +890,11 @@ def _remove_stale_temporaries(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    tune_malloc()  # mtlbench.malloc: the heap kept between training steps
+    try:
+        tune_malloc()  # mtlbench.malloc: the heap kept between training steps
+    except MtlbenchError as e:
+        print(f"mtlbench: error: {e}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     _remove_stale_temporaries(args)
     try:

@@ -8,6 +8,7 @@ from snakemake.logging import logger
 from mtlbench.data.kinds import ROUTING_TASK_NAMES
 from mtlbench.config import check_params, config_warnings, merge_params_files, missing_inputs
 from mtlbench.errors import ConfigError
+from mtlbench.malloc import malloc_mode
 from mtlbench.metrics import HIGHER_IS_BETTER
 from mtlbench.runstate import clear_stale_lock
 
@@ -29,6 +30,7 @@ CONFIG_FILES = [str(f) for f in workflow.configfiles if str(f) not in _CLI_FILES
 CONFIG_FILES = [_shown(f) for f in CONFIG_FILES]
 _LAST_FILE = CONFIG_FILES[-1] if CONFIG_FILES else "params.yaml"  # named when a key's file is unknown
 try:
+    malloc_mode(os.environ)  # every job's `mtlbench` reads it: a typo fails here, before any job
     _, _ORIGIN = merge_params_files(CONFIG_FILES, dict(workflow.config_settings.config))
     P = check_params(config, _ORIGIN, schema_path=os.path.join(workflow.current_basedir, "../schemas/params.schema.yaml"),
                      cache_dir=".snakemake/mtlbench", default_file=_LAST_FILE)
