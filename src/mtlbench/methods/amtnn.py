@@ -83,6 +83,7 @@ from .blocks.adversarial import (
     proxy_a_distance,
 )
 from .blocks.nets import mlp_extractor, seeded_generator
+from .blocks.optim import SGD, StepLR
 from .blocks.pooling import MaxPool2d
 from .blocks.relation_step import KAPPA_FORMS, relation_step
 
@@ -289,10 +290,10 @@ class AMTNN(Method):
         bounded = self.divergence == "w" and hp.critic_output == "sigmoid"
         discs = nn.ModuleList(discriminator(feat_dim, hp.disc_hidden, sigmoid=bounded) for _ in pairs)
         extractor.to(device), heads.to(device), discs.to(device)
-        opt = torch.optim.SGD(list(extractor.parameters()) + list(heads.parameters()) + list(discs.parameters()),
+        opt = SGD(list(extractor.parameters()) + list(heads.parameters()) + list(discs.parameters()),
                               lr=hp.lr, momentum=hp.momentum)
-        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=hp.lr_halving_epochs, gamma=0.5)
-        disc_opt = torch.optim.SGD(discs.parameters(), lr=hp.lr, momentum=hp.momentum) if hp.critic_steps > 1 else None
+        sched = StepLR(opt, step_size=hp.lr_halving_epochs, gamma=0.5)
+        disc_opt = SGD(discs.parameters(), lr=hp.lr, momentum=hp.momentum) if hp.critic_steps > 1 else None
 
         alpha = {"learned": initial_alpha(T, hp.alpha_init_diagonal), "uniform": np.full((T, T), 1.0 / T),
                  "identity": np.eye(T)}[hp.alpha_mode]

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from ..errors import ConfigError
 from .base import Evaluator, Method, MethodResult, Problem
 from .blocks.nets import MLPHparams, TaskTensors, mlp_extractor, seeded_generator
+from .blocks.optim import Adam
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ class MRN(Method):
         extractor = mlp_extractor(problem.in_dim, D, hp.dropout).to(device)
         W = nn.Parameter(torch.randn(T, C, D, generator=gen).mul_(0.01).to(device))  # MTlearn: N(0, 0.01²)
         bias = nn.Parameter(torch.zeros(T, C, device=device))
-        opt = torch.optim.Adam([*extractor.parameters(), W, bias], lr=hp.lr, weight_decay=hp.weight_decay)
+        opt = Adam([*extractor.parameters(), W, bias], lr=hp.lr, weight_decay=hp.weight_decay)
         # precisions in float64 (small matrices; the inverse of a rank-deficient + εI covariance)
         omegas = tuple(torch.eye(n, dtype=torch.float64, device=device) for n in (T, C, D))
 

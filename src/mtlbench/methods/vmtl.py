@@ -83,6 +83,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError, DataError
 from .base import Method, MethodResult, Problem
+from .blocks.optim import Adam
 from .blocks.variational import (
     binary_gumbel_softmax,
     categorical_gumbel_softmax,
@@ -654,7 +655,7 @@ def fit_predict_many(hp: VMTLHparams, problems: list[Problem], seeds: list[int],
         gens.append(g)
     P = _init_params(gens, hp, T, C, D, device)
     per_task = hp.optimizer == "per_task"
-    opt = None if per_task else torch.optim.Adam(list(P.values()), lr=hp.lr, weight_decay=hp.weight_decay)
+    opt = None if per_task else Adam(list(P.values()), lr=hp.lr, weight_decay=hp.weight_decay)
     adams = TaskAdams(P, T, hp.weight_decay, hp.sharing) if per_task else None
     repeats = T if hp.anneal_per_task else 1
     centers = None

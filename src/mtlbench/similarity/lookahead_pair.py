@@ -47,6 +47,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..methods.base import Problem
 from ..methods.blocks.nets import MLPHparams, joint_mlp, seeded_generator, task_loss
+from ..methods.blocks.optim import Adam
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def lookahead_pair(problem: Problem, hp: LookaheadPairHparams, seed: int = 0, de
     n = len(tasks)
     reg, data, extractor, heads = joint_mlp(problem, hp, device)
     model = nn.ModuleDict({"extractor": extractor, "heads": heads})
-    opt = torch.optim.Adam(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+    opt = Adam(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
     groups = lookahead_groups(n)
     total = np.zeros((n, n))
     looks = 0

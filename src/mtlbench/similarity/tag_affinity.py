@@ -31,6 +31,7 @@ from torch.func import functional_call
 from ..errors import ConfigError
 from ..methods.base import Problem
 from ..methods.blocks.nets import MLPHparams, joint_mlp, seeded_generator, task_loss
+from ..methods.blocks.optim import Adam
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def tag_affinity(problem: Problem, hp: TagAffinityHparams, seed: int = 0, device
     gen = seeded_generator(seed)
     tasks = problem.tasks
     reg, data, extractor, heads = joint_mlp(problem, hp, device)
-    opt = torch.optim.Adam(list(extractor.parameters()) + list(heads.parameters()), lr=hp.lr,
+    opt = Adam(list(extractor.parameters()) + list(heads.parameters()), lr=hp.lr,
                            weight_decay=hp.weight_decay)
     shared = dict(extractor.named_parameters())
     total = np.zeros((len(tasks), len(tasks)))

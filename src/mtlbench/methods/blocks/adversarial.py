@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .optim import Adam
+
 
 class _GradReverse(torch.autograd.Function):
     @staticmethod
@@ -98,7 +100,7 @@ def fit_wasserstein_critic(x_a: np.ndarray, x_b: np.ndarray, *, hidden: int = 64
     a = torch.as_tensor(x_a, dtype=torch.float32)
     b = torch.as_tensor(x_b, dtype=torch.float32)
     critic = discriminator(a.shape[1], hidden)
-    opt = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
+    opt = Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
     for _ in range(steps):
         loss, _ = critic_loss(critic, a, b, gp_weight, gen)
         opt.zero_grad(set_to_none=True)

@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .optim import Adam
+
 
 @dataclass(frozen=True)
 class MLPHparams:
@@ -120,7 +122,7 @@ def train_steps(params, hp: MLPHparams, step_loss: Callable[[], torch.Tensor], e
     draws its own batches), ``evaluate(step)`` every ``hp.eval_every`` steps and after the
     last.  ``weight_decay`` overrides ``hp.weight_decay`` (bMTL's non-l2 penalties)."""
     decay = hp.weight_decay if weight_decay is None else weight_decay
-    opt = torch.optim.Adam(params, lr=hp.lr, weight_decay=decay)
+    opt = Adam(params, lr=hp.lr, weight_decay=decay)
     for step in tqdm(range(1, hp.steps + 1), desc=desc, unit="step", disable=not progress, leave=False):
         loss = step_loss()
         opt.zero_grad(set_to_none=True)

@@ -15,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ...data.routing.instances import draw, get_task, instance_rng
+from .optim import Adam
 from .pomo import POMOHparams, RoutingModel, pomo_loss, rollout, to_tensors
 
 
@@ -42,7 +43,7 @@ def joint_loss(model: RoutingModel, batches: dict[str, dict[str, torch.Tensor]],
 def train_routing(tasks: list[str], hp: POMOHparams, seed: int, device,
                   evaluate: Callable[[int, RoutingModel], None],
                   desc: str, progress: bool, reduction: str = "sum",
-                  before_step: Callable[[int, RoutingModel, torch.optim.Optimizer, dict], None] | None = None
+                  before_step: Callable[[int, RoutingModel, Adam, dict], None] | None = None
                   ) -> RoutingModel:
     """Train one model on ``tasks`` jointly; ``evaluate(step, model)`` every
     ``hp.eval_every`` epochs and after the last.  ``reduction``: ``sum`` or ``mean`` of the
@@ -54,7 +55,7 @@ def train_routing(tasks: list[str], hp: POMOHparams, seed: int, device,
         raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
     gen = seeded_torch(seed, device)
     model = RoutingModel(tasks, hp).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+    opt = Adam(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
     streams = {t: instance_rng(t, seed, "train") for t in tasks}
     specs = {t: get_task(t) for t in tasks}
     step = 0
