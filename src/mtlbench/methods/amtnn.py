@@ -291,7 +291,7 @@ class AMTNN(Method):
         discs = nn.ModuleList(discriminator(feat_dim, hp.disc_hidden, sigmoid=bounded) for _ in pairs)
         extractor.to(device), heads.to(device), discs.to(device)
         opt = SGD(list(extractor.parameters()) + list(heads.parameters()) + list(discs.parameters()),
-                              lr=hp.lr, momentum=hp.momentum)
+                  lr=hp.lr, momentum=hp.momentum)
         sched = StepLR(opt, step_size=hp.lr_halving_epochs, gamma=0.5)
         disc_opt = SGD(discs.parameters(), lr=hp.lr, momentum=hp.momentum) if hp.critic_steps > 1 else None
 

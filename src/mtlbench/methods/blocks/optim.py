@@ -2,11 +2,13 @@
 
 ``torch.optim``'s optimisers import ``torch._dynamo`` on their first ``add_param_group``
 and every ``step`` (``torch/optim/optimizer.py``: ``_use_grad_for_differentiable``,
-``torch._disable_dynamo``), about 1.3 CPU-seconds per process, a tenth of a short
+``torch._disable_dynamo``), about 1.3 CPU-seconds per process, a sixth of a short
 training job (docs/design.md, "Measured facts").  These classes perform the same update,
 operation for operation, as torch 2.14's single-tensor path (``foreach=False``, the
 default for CPU tensors), so a CPU run gives the same bits as with ``torch.optim``
-(tests/methods/test_optim.py steps both side by side):
+(tests/methods/test_optim.py steps both side by side).  They take that path on a GPU
+too, where torch would default to its ``foreach`` one (the same arithmetic in fewer
+kernel launches):
 
 - :class:`Adam` (Kingma & Ba 2015, Algorithm 1), ``torch/optim/adam.py``
   ``_single_tensor_adam``: L2 weight decay added to the gradient; m ← lerp(m, g, 1−β1);
