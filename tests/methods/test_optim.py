@@ -20,15 +20,14 @@ def _params(seed: int) -> list[torch.Tensor]:
 
 def _step_both(ours, theirs, mine, ref, step: int, skip: int | None = None) -> None:
     """The same gradient on both copies (a smooth loss plus noise; parameter ``skip`` gets none)."""
-    g = torch.Generator().manual_seed(1000 + step)
     for opt, ps in ((ours, mine), (theirs, ref)):
+        g = torch.Generator().manual_seed(1000 + step)
         opt.zero_grad(set_to_none=True)
         loss = sum((p.sin() * (i + 1)).sum() + (p ** 2).mean() for i, p in enumerate(ps) if i != skip)
         loss.backward()
         for i, p in enumerate(ps):
             if i != skip:
                 p.grad.add_(torch.randn(p.shape, generator=g), alpha=0.3)
-        g.manual_seed(1000 + step)
         opt.step()
 
 

@@ -26,7 +26,6 @@ behave as torch's for the uses here (the lookahead estimators save and restore t
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 
 import torch
@@ -54,9 +53,9 @@ class _Optimizer:
         return {"state": {i: dict(s) for i, s in enumerate(self.state) if s}, "param_groups": [group]}
 
     def load_state_dict(self, state: dict) -> None:
-        state = copy.deepcopy(state)
+        """Takes ``state``'s tensors as they are, as torch does: pass a copy to keep the saved one."""
         self.param_groups[0].update(state["param_groups"][0])
-        self.state = [state["state"].get(i, {}) for i in range(len(self.state))]
+        self.state = [dict(state["state"].get(i, {})) for i in range(len(self.state))]
 
     def _with_grads(self):
         for i, p in enumerate(self.param_groups[0]["params"]):
