@@ -132,7 +132,9 @@ class Evaluator:
     ``{"step", "test": {task: score}, "val": {task: score}}`` (``val`` only when the problem
     carries a validation part), scores as :func:`test_score`.  ``predict(task, x)`` maps a
     tensor of inputs (``device`` None: the numpy array) to predictions (class ids or values)
-    as a numpy array."""
+    as a numpy array.  ``test_predictions`` keeps each task's test predictions of its latest
+    evaluation: a method whose training ends with an evaluation of the final model returns
+    those (:meth:`final_predictions`) instead of a second pass over the test sets."""
 
     def __init__(self, problem: Problem, device: str | None = "cpu"):
         import torch
@@ -141,6 +143,7 @@ class Evaluator:
             return x if device is None else torch.as_tensor(x, dtype=torch.float32, device=device)
 
         self.problem = problem
+        self.test_predictions: dict[str, np.ndarray] = {}
         self.parts = {"test": {t: (inputs(d.x_test), np.asarray(d.y_test)) for t, d in problem.data.items()}}
         if problem.has_validation:
             # a task without validation samples has no validation score (carve_validation)
@@ -150,8 +153,22 @@ class Evaluator:
     def scores(self, task: str, predict: Callable) -> dict[str, float]:
         """{part: score} of one task (STL trains its tasks one at a time)."""
         reg = self.problem.task_type(task) == "regression"
-        return {part: test_score(predict(task, xy[task][0]), xy[task][1], reg) for part, xy in self.parts.items()
-                if task in xy}
+        out = {}
+        for part, xy in self.parts.items():
+            if task in xy:
+                pred = predict(task, xy[task][0])
+                if part == "test":
+                    self.test_predictions[task] = pred
+                out[part] = test_score(pred, xy[task][1], reg)
+        return out
+
+    def final_predictions(self, tasks: list[str]) -> dict[str, np.ndarray]:
+        """{task: test predictions} of the latest evaluation, which the caller made on its final
+        model (``train_steps`` evaluates after the last step); a task never evaluated is an error."""
+        missing = [t for t in tasks if t not in self.test_predictions]
+        if missing:
+            raise RuntimeError(f"no evaluation of the final model for task(s) {missing}")
+        return {t: self.test_predictions[t] for t in tasks}
 
     def __call__(self, step: int, predict: Callable, tasks: list[str] | None = None) -> dict:
         out: dict = {"step": step}

@@ -120,7 +120,7 @@ class BMTL(Method):
         # l2 is Adam's coupled weight decay; l1 and none are added to the loss (or absent)
         train_steps(params, hp, step_loss, evaluate, "bmtl", progress,
                     weight_decay=hp.weight_decay if hp.penalty == "l2" else 0.0)
-        preds = {t: predict(extract[t], heads[t], data[t].x_test, reg[t]) for t in problem.tasks}
+        preds = evaluator.final_predictions(problem.tasks)  # the last evaluation's, of the final model
         return MethodResult(predictions=preds, history=history, predictor=_predictor(body, extract, heads))
 
 

@@ -145,7 +145,7 @@ class MRN(Method):
                     omegas = tuple(flip_flop_precision(W64, k, omegas, hp.cov_jitter) for k in range(3))
             if step % hp.eval_every == 0 or step == hp.steps:
                 history.append(evaluator(step, lambda t, x: self._predict(extractor, logits, problem.tasks.index(t), x)))
-        preds = {t: self._predict(extractor, logits, i, data[t].x_test) for i, t in enumerate(problem.tasks)}
+        preds = evaluator.final_predictions(problem.tasks)  # the evaluation after the last step, of the final model
         task_cov = torch.linalg.inv(omegas[0])
         task_cov = (task_cov / torch.trace(task_cov)).cpu().numpy()
         return MethodResult(predictions=preds, relations={"task_covariance": 0.5 * (task_cov + task_cov.T)},

@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from torch import nn
 
 from .base import Evaluator, Method, MethodResult, Problem, TaskData
@@ -51,7 +50,6 @@ class Pooled(Method):
         regression = pooled_task_type(problem) == "regression"
         empty = np.empty((0, x.shape[1]), dtype=np.float32)
         pooled = TaskTensors(TaskData(x, y, empty, np.empty(0)), device, regression)
-        tests = {t: torch.as_tensor(problem.data[t].x_test, dtype=torch.float32, device=device) for t in problem.tasks}
         extractor = mlp_extractor(problem.in_dim, hp.hidden, hp.dropout).to(device)
         head = nn.Linear(hp.hidden, 1 if regression else problem.n_classes).to(device)
         history = []
@@ -66,5 +64,5 @@ class Pooled(Method):
             history.append(evaluator(step, lambda t, xt: predict(extractor, head, xt, regression)))
 
         train_steps(list(extractor.parameters()) + list(head.parameters()), hp, step_loss, evaluate, "pooled", progress)
-        preds = {t: predict(extractor, head, tests[t], regression) for t in problem.tasks}
+        preds = evaluator.final_predictions(problem.tasks)  # the last evaluation's, of the final model
         return MethodResult(predictions=preds, history=history)
