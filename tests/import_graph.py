@@ -24,7 +24,7 @@ PACKAGE = "mtlbench"
 # grouping -> report); a module is in the stage of its longest matching prefix
 STAGES: list[tuple[str, ...]] = [
     ("mtlbench.errors", "mtlbench.checks", "mtlbench.io", "mtlbench.runinfo", "mtlbench.runstate",
-     "mtlbench.gpu", "mtlbench.malloc", "mtlbench.metrics", "mtlbench"),
+     "mtlbench.gpu", "mtlbench.malloc", "mtlbench.fastexit", "mtlbench.metrics", "mtlbench"),
     ("mtlbench.data",),
     ("mtlbench.features",),
     ("mtlbench.splits",),  # split files: drawn (splits) or from published lists (splits.published)

@@ -905,5 +905,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> None:
+    """The ``mtlbench`` console command: :func:`main`, then :func:`mtlbench.fastexit.exit_now`
+    (the process ends without the interpreter's teardown once the command has finished)."""
+    from .fastexit import exit_now
+
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
