@@ -41,7 +41,7 @@ from .methods import Problem, TaskData, get_method
 from .methods.base import MethodResult, carve_validation, selection_config, standardize_targets
 from .metrics import average_metrics, task_metrics
 from .runinfo import device_info, library_versions, resolve_device
-from .splits import read_split
+from .splits import read_split_sides
 
 
 def build_problem(features_path: str | Path | FeatureTable, split_path: str | Path,
@@ -56,8 +56,7 @@ def build_problem(features_path: str | Path | FeatureTable, split_path: str | Pa
         ft, where = features_path, f"features table of {features_path.metadata.get('dataset', '?')}"
     else:
         ft, where = read_features(features_path), str(features_path)
-    split, split_meta = read_split(split_path)
-    split_of = dict(zip(split["sample_id"], split["split"]))
+    split_of, split_meta = read_split_sides(split_path)
     sides = np.array([split_of.get(s, "") for s in ft.sample_id])
     if ft.metadata.get("kind") == "tabular":  # encoding fitted on this split's training rows only
         from .features.tabular import encode_split

@@ -43,13 +43,13 @@ def test_features_table_refuses_nan(tmp_path):
 def test_truncated_features_table_names_the_file_and_the_remedy(tmp_path):
     """A features Parquet cut short (a copy interrupted, a full disk): a DataError naming the
     file and what to do, for every reader (the table, its metadata, a split file)."""
-    from mtlbench.splits import read_split
+    from mtlbench.splits import read_split, read_split_sides
 
     path = tmp_path / "pixels.parquet"
     x = np.arange(40, dtype=np.float32).reshape(10, 4)
     write_features(path, [f"s{i}" for i in range(10)], ["a"] * 10, [0, 1] * 5, x, {"backbone": "pixels"})
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    for read in (read_features, read_metadata, read_split):
+    for read in (read_features, read_metadata, read_split, read_split_sides):
         with pytest.raises(DataError, match=rf"{path}: the .* is damaged or truncated .*rm {path} && snakemake {path}"):
             read(path)
 
@@ -105,3 +105,39 @@ def test_vgg16_crop_must_give_7x7():
 
     with pytest.raises(ConfigError, match="crop: 128 gives a 4x4"):
         build_dataclass(VGG16Config, {"resize": 160, "crop": 128}, "backbones.vgg16_fc7")
+
+
+def test_arrow_columns_read_as_to_numpy_gives_them():
+    """features.table._to_numpy: the buffer view equals pyarrow's to_numpy (offsets, every
+    numeric type, read-only), and an array with nulls takes pyarrow's own path."""
+    import pyarrow as pa
+
+    from mtlbench.features.table import _to_numpy
+
+    for typ in (pa.float32(), pa.float64(), pa.int32(), pa.int64()):
+        arr = pa.array(np.arange(12), type=typ).slice(3, 7)
+        got = _to_numpy(arr)
+        want = arr.to_numpy(zero_copy_only=False)
+        assert got.dtype == want.dtype and not got.flags.writeable
+        np.testing.assert_array_equal(got, want)
+    with_null = pa.array([1.0, None, 3.0], type=pa.float32())
+    np.testing.assert_array_equal(_to_numpy(with_null), with_null.to_numpy(zero_copy_only=False))
+
+
+def test_a_train_job_reads_its_inputs_without_pandas(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import make_blobs_problem, write_problem_files
+
+    prob = make_blobs_problem(n_tasks=2)
+    write_problem_files(prob, tmp_path / "f.parquet", tmp_path / "s.parquet", classes=range(prob.n_classes))
+    code = ("import sys\nfrom mtlbench.train import build_problem\n"
+            f"problem, _ = build_problem({str(tmp_path / 'f.parquet')!r}, {str(tmp_path / 's.parquet')!r}, ['t0', 't1'])\n"
+            "print(len(problem.data['t0'].y_test), 'pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    from mtlbench.train import build_problem
+
+    here, _ = build_problem(tmp_path / "f.parquet", tmp_path / "s.parquet", ["t0", "t1"])
+    assert out.stdout.split() == [str(len(here.data["t0"].y_test)), "False"]

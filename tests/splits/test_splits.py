@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtlbench.splits import make_split, read_split, split_hash, write_split
+from mtlbench.splits import make_split, read_split, read_split_sides, split_hash, write_split
 
 
 def _toy(n_per_class=(40, 7, 1), tasks=("a", "b")):
@@ -59,6 +59,8 @@ def test_write_read_roundtrip_records_hash(tmp_path):
     assert meta["content_sha256"] == h == split_hash(back)
     assert meta["ratio"] == 0.1 and meta["seed"] == 1
     assert list(back.columns) == ["sample_id", "task", "split"]
+    sides, meta2 = read_split_sides(tmp_path / "s.parquet")  # the train jobs' reader, without pandas
+    assert sides == dict(zip(back["sample_id"], back["split"])) and meta2 == meta
 
 
 def test_bad_ratio():

@@ -19,15 +19,18 @@ from __future__ import annotations
 import json
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import DataError
 from ..features.table import META_KEY
 from ..io import atomic_path, read_parquet, sha256_text
+
+if TYPE_CHECKING:  # pandas is imported where a split is drawn, not by the jobs that only read one
+    import pandas as pd
 
 
 def _n_train(n: int, ratio: float) -> int:
@@ -38,6 +41,8 @@ def _n_train(n: int, ratio: float) -> int:
 
 def make_split(sample_id, task, label, ratio: float, seed: int) -> pd.DataFrame:
     """Return a DataFrame (sample_id, task, split), rows sorted by (task, sample_id)."""
+    import pandas as pd
+
     if not 0 < ratio < 1:
         raise ValueError(f"ratio must be in (0, 1), got {ratio}")
     df = pd.DataFrame({"sample_id": np.asarray(sample_id, dtype=str), "task": np.asarray(task, dtype=str),
@@ -70,6 +75,8 @@ def chronological_split(sample_id, task, chronological: dict, ratio: float = 1.0
     """
     if not 0 < ratio <= 1:
         raise ValueError(f"ratio must be in (0, 1] for a chronological split, got {ratio}")
+    import pandas as pd
+
     parts = chronological["parts"]
     df = pd.DataFrame({"sample_id": np.asarray(sample_id, dtype=str), "task": np.asarray(task, dtype=str)})
     df = df.sort_values(["task", "sample_id"], kind="stable").reset_index(drop=True)
@@ -106,10 +113,21 @@ def write_split(path: str | Path, df: pd.DataFrame, ratio: float, seed: int, sou
     return h
 
 
-def read_split(path: str | Path) -> tuple[pd.DataFrame, dict]:
+def _read_split_table(path: str | Path, columns: list[str] | None = None) -> tuple[pa.Table, dict]:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: split file not found; run the splits stage first")
-    table = read_parquet(path, "split file")
-    meta = json.loads((table.schema.metadata or {}).get(META_KEY, b"{}"))
+    table = read_parquet(path, "split file", columns=columns)
+    return table, json.loads((table.schema.metadata or {}).get(META_KEY, b"{}"))
+
+
+def read_split(path: str | Path) -> tuple[pd.DataFrame, dict]:
+    """The split file as a DataFrame (sample_id, task, split) and its metadata."""
+    table, meta = _read_split_table(path)
     return table.to_pandas(), meta
+
+
+def read_split_sides(path: str | Path) -> tuple[dict[str, str], dict]:
+    """{sample_id: part} of a split file and its metadata, without pandas (a train job's read)."""
+    table, meta = _read_split_table(path, ["sample_id", "split"])
+    return dict(zip(table.column("sample_id").to_pylist(), table.column("split").to_pylist())), meta
