@@ -76,9 +76,17 @@ def copy_revision(rev: str | None, dest: Path) -> str:
 
 
 def env_for(copy: Path) -> dict:
-    bindir = str(Path(sys.executable).parent)
-    return dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""),
-                PYTHONPATH=str(copy / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    """The environment of one revision's run: its own src first on PYTHONPATH, and an
+    ``mtlbench`` command that runs that revision's ``python -m mtlbench`` (the installed
+    console script names the entry point of the checkout it was installed from, which an
+    older revision may not have)."""
+    bindir = copy.parent / f"{copy.name}-bin"
+    bindir.mkdir(exist_ok=True)
+    shim = bindir / "mtlbench"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m mtlbench "$@"\n')
+    shim.chmod(0o755)
+    path = os.pathsep.join([str(bindir), str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return dict(os.environ, PATH=path, PYTHONPATH=str(copy / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
 def run(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, str]:

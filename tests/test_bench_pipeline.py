@@ -51,3 +51,17 @@ def test_tables_without_a_wall_column_are_their_bytes(tmp_path):
     assert bench.without_wall_columns(f) == f.read_bytes()
     g = bench.without_wall_columns(tmp_path / "results/tables/grouping_d_B2.md").decode()
     assert "| mip | 2 | optimal || a,b |" in g and g.endswith("\n")
+
+
+def test_each_revision_runs_its_own_mtlbench(tmp_path):
+    """The ``mtlbench`` on a revision's PATH is that copy's ``python -m mtlbench`` (an older
+    revision's entry point may differ from the installed console script's)."""
+    import subprocess
+
+    copy = tmp_path / "rev"
+    (copy / "src" / "mtlbench").mkdir(parents=True)
+    (copy / "src" / "mtlbench" / "__init__.py").write_text("")
+    (copy / "src" / "mtlbench" / "__main__.py").write_text("import sys\nprint('copy', sys.argv[1:])\n")
+    out = subprocess.run(["mtlbench", "gpu-slots"], env=bench.env_for(copy), capture_output=True, text=True,
+                         timeout=60)
+    assert out.stdout.strip() == "copy ['gpu-slots']", out.stderr
