@@ -74,3 +74,12 @@ def test_a_profiled_command_still_writes_its_profile(tmp_path):
     assert out.returncode == 0, out.stderr
     assert prof.stat().st_size > 0
 
+
+
+def test_a_reader_closing_the_pipe_ends_the_command_quietly():
+    proc = subprocess.Popen([sys.executable, "-m", "mtlbench", "check", "--json", str(ROOT / "params.yaml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc.stdout.close()  # the reader is gone before the command writes (it takes a second to start)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err

@@ -907,10 +907,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """The ``mtlbench`` console command: :func:`main`, then :func:`mtlbench.fastexit.exit_now`
-    (the process ends without the interpreter's teardown once the command has finished)."""
+    (the process ends without the interpreter's teardown once the command has finished).
+    A reader that closes the pipe early (``mtlbench check --json | head``) ends the command
+    quietly with status 1, as Python's documentation advises, not with a traceback."""
+    import os
+
     from .fastexit import exit_now
 
-    exit_now(main())
+    try:
+        code = main()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is still buffered goes nowhere
+        code = 1
+    exit_now(code)
 
 
 if __name__ == "__main__":
