@@ -13,11 +13,16 @@ call its own library).  It records per revision:
 
 - the wall time and the CPU-seconds (user + system of every process the run started,
   from ``getrusage(RUSAGE_CHILDREN)``) and the job count ("N of N steps");
-- the CPU-seconds and wall time per rule, from the rules' ``benchmark:`` files
-  (logs/benchmarks/, Snakemake's ``cpu_time`` and ``s`` columns) where the revision
-  writes them, else the per-rule wall time from the console log's job time stamps.
-  Snakemake samples ``cpu_time`` while a job runs, so a short job's is counted short;
-  the totals above are exact;
+- the CPU-seconds and wall time per rule, where the revision writes the rules'
+  ``benchmark:`` files (logs/benchmarks/, their ``s`` column), else the per-rule wall
+  time from the console log's job time stamps.  A job's CPU-seconds are its own: the
+  copy's ``mtlbench`` shim appends the user + system time of the command and of what it
+  waited for (bash's ``times``) to ``<job log>.cpu`` beside the job's log.  Snakemake's
+  own ``cpu_time`` column is kept as ``cpu_s_sampled``: Snakemake samples it every
+  0.5 s for the first 15 s of a job, then every 30 s, and keeps the last sample, so a
+  job of 15-45 s is counted as about 15 s (an amtnn_w train job here: 15.4 of
+  about 34 CPU-seconds).  What the jobs' CPU-seconds leave of the total is Snakemake's
+  own work (``snakemake_cpu_s``; exact when no rule has ``jobs_without_cpu``);
 - then, for the last revision, the no-op re-run: ``snakemake -n`` and ``snakemake``
   again, ``--repeats`` times each (median, min, max), and the start-up costs (median):
   ``mtlbench train --help``, ``import torch``, ``import torch, torch._dynamo``;
@@ -75,15 +80,29 @@ def copy_revision(rev: str | None, dest: Path) -> str:
                           check=True).stdout.strip()
 
 
+# A job's stdout is its log (every rule ends in "> {log} 2>&1").  `times` (a builtin, so
+# no subshell whose counts start at zero) writes the shell's own user and system time,
+# then those of the processes it waited for: mtlbench with its own children, and the
+# readlink (about a millisecond).
+SHIM = """#!/usr/bin/env bash
+log=$(readlink "/proc/$$/fd/1" 2>/dev/null) || log=
+"{python}" -m mtlbench "$@"
+rc=$?
+case "$log" in */logs/*.log) times >> "$log.cpu" ;; esac
+exit $rc
+"""
+TIMES = re.compile(r"(\d+)m([\d.]+)s")
+
+
 def env_for(copy: Path) -> dict:
     """The environment of one revision's run: its own src first on PYTHONPATH, and an
     ``mtlbench`` command that runs that revision's ``python -m mtlbench`` (the installed
     console script names the entry point of the checkout it was installed from, which an
-    older revision may not have)."""
+    older revision may not have) and records a job's CPU-seconds beside its log (SHIM)."""
     bindir = copy.parent / f"{copy.name}-bin"
     bindir.mkdir(exist_ok=True)
     shim = bindir / "mtlbench"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m mtlbench "$@"\n')
+    shim.write_text(SHIM.format(python=sys.executable))
     shim.chmod(0o755)
     path = os.pathsep.join([str(bindir), str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     return dict(os.environ, PATH=path, PYTHONPATH=str(copy / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -109,14 +128,27 @@ def rule_of_benchmark(path: Path, root: Path) -> str:
     return parts[0] if len(parts) > 1 else path.stem
 
 
+def job_cpu_s(benchmark: Path, root: Path) -> float | None:
+    """The CPU-seconds SHIM recorded for the job of one benchmark file (its log is
+    logs/<the file's path under logs/benchmarks>.log): every user and system time in it,
+    the shell's and its children's, of every run of the job; None without a record."""
+    rel = benchmark.relative_to(root).with_suffix(".log")
+    f = root.parent / rel.parent / (rel.name + ".cpu")
+    if not f.is_file():
+        return None
+    return sum(60 * int(m) + float(s) for m, s in TIMES.findall(f.read_text()))
+
+
 def per_rule_from_benchmarks(copy: Path) -> dict[str, dict] | None:
-    """Stage -> jobs, CPU-seconds and wall seconds, from logs/benchmarks/<stage>/... .tsv
-    (the chunk rules of the transfer-gain chain, logged under similarity/, are told apart
-    by their file names)."""
+    """Stage -> jobs, CPU-seconds (:func:`job_cpu_s`; ``jobs_without_cpu`` counts those
+    without a record, whose Snakemake sample stands in), Snakemake's sampled CPU-seconds
+    and wall seconds, from logs/benchmarks/<stage>/... .tsv (the chunk rules of the
+    transfer-gain chain, logged under similarity/, are told apart by their file names)."""
     root = copy / "logs" / "benchmarks"
     if not root.is_dir():
         return None
-    out: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "cpu_s": 0.0, "wall_s": 0.0})
+    out: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "cpu_s": 0.0, "cpu_s_sampled": 0.0, "wall_s": 0.0,
+                                                "jobs_without_cpu": 0})
     for f in sorted(root.rglob("*.tsv")):
         rows = list(csv.DictReader(f.open(), delimiter="\t"))
         if not rows:
@@ -125,8 +157,12 @@ def per_rule_from_benchmarks(copy: Path) -> dict[str, dict] | None:
         if f.parent.name.endswith("_task_sets"):
             rule = ("task_set chunks" if f.name.startswith("chunk") else
                     "chosen_task_sets" if f.name.startswith("chosen_part") else "train_task_set")
+        sampled = float(rows[-1].get("cpu_time") or 0)
+        own = job_cpu_s(f, root)
         out[rule]["jobs"] += 1
-        out[rule]["cpu_s"] += float(rows[-1].get("cpu_time") or 0)
+        out[rule]["cpu_s"] += sampled if own is None else own
+        out[rule]["cpu_s_sampled"] += sampled
+        out[rule]["jobs_without_cpu"] += own is None
         out[rule]["wall_s"] += float(rows[-1]["s"])
     return dict(out)
 
@@ -164,9 +200,13 @@ def measure(rev: str | None, where: Path, cores: str, configfiles: list[str]) ->
     jobs = int(steps[-1][1]) if steps else None
     rules = per_rule_from_benchmarks(where)
     print(f"[{label}] {jobs} jobs, {wall:.0f} s wall, {cpu:.0f} CPU-s", flush=True)
-    return {"revision": label, "command": cmd, "wall_s": wall, "cpu_s": cpu, "jobs": jobs,
-            "per_rule": rules if rules is not None else per_rule_from_log(text),
-            "per_rule_source": "benchmark files" if rules is not None else "console log (wall only)"}
+    out = {"revision": label, "command": cmd, "wall_s": wall, "cpu_s": cpu, "jobs": jobs,
+           "per_rule": rules if rules is not None else per_rule_from_log(text),
+           "per_rule_source": "benchmark files, the jobs' own CPU-seconds" if rules is not None
+           else "console log (wall only)"}
+    if rules is not None:
+        out["snakemake_cpu_s"] = cpu - sum(v["cpu_s"] for v in rules.values())
+    return out
 
 
 def noop(where: Path, cores: str, configfiles: list[str], repeats: int) -> dict:
@@ -300,8 +340,12 @@ def main() -> None:
     print(f"\nper stage ({result['rev']['revision']}, {result['rev']['per_rule_source']}):")
     for rule, v in sorted(result["rev"]["per_rule"].items(), key=lambda kv: -kv[1].get("cpu_s", kv[1]["wall_s"])):
         cpu = f"{v['cpu_s']:8.1f} CPU-s" if "cpu_s" in v else " " * 14
+        sampled = f", Snakemake's sample {v['cpu_s_sampled']:.1f}" if "cpu_s_sampled" in v else ""
+        missing = f", {v['jobs_without_cpu']} jobs sampled only" if v.get("jobs_without_cpu") else ""
         print(f"  {rule:26s} {v['jobs']:4d} jobs {cpu} {v['wall_s']:8.1f} s wall "
-              f"({v.get('cpu_s', v['wall_s']) / v['jobs']:.1f} per job)")
+              f"({v.get('cpu_s', v['wall_s']) / v['jobs']:.1f} per job{sampled}{missing})")
+    if "snakemake_cpu_s" in result["rev"]:
+        print(f"  {'snakemake itself':26s}           {result['rev']['snakemake_cpu_s']:8.1f} CPU-s")
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

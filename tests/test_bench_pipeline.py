@@ -1,8 +1,11 @@
-"""benchmarks/bench_pipeline.py's output comparison: wall times left out, anything else counted."""
+"""benchmarks/bench_pipeline.py: the output comparison (wall times left out, anything else
+counted), each revision's own mtlbench, and the jobs' own CPU-seconds."""
 
 import importlib.util
 import json
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("bench_pipeline", ROOT / "benchmarks" / "bench_pipeline.py")
@@ -65,3 +68,58 @@ def test_each_revision_runs_its_own_mtlbench(tmp_path):
     out = subprocess.run(["mtlbench", "gpu-slots"], env=bench.env_for(copy), capture_output=True, text=True,
                          timeout=60)
     assert out.stdout.strip() == "copy ['gpu-slots']", out.stderr
+
+
+BURN = """import sys, time
+x = 0
+for i in range(2 * 10**6):
+    x += i
+print("cpu", time.process_time())
+"""
+
+
+def _copy_with_main(tmp_path, main: str) -> Path:
+    copy = tmp_path / "rev"
+    (copy / "src" / "mtlbench").mkdir(parents=True)
+    (copy / "src" / "mtlbench" / "__init__.py").write_text("")
+    (copy / "src" / "mtlbench" / "__main__.py").write_text(main)
+    return copy
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd/1").exists(), reason="the shim reads the job's log path from /proc")
+def test_a_job_records_its_own_cpu_seconds_beside_its_log(tmp_path):
+    """The shim's record is the job's own CPU time (what the command measured of itself, and
+    a little for the interpreter's start), twice for a job run twice; none outside a log."""
+    import subprocess
+
+    copy = _copy_with_main(tmp_path, BURN)
+    (copy / "logs" / "train" / "d").mkdir(parents=True)
+    env = bench.env_for(copy)
+    for _ in range(2):
+        subprocess.run("mtlbench train > logs/train/d/j.log 2>&1", shell=True, cwd=copy, env=env, check=True,
+                       timeout=120)
+    own = float((copy / "logs/train/d/j.log").read_text().split()[1])
+    (copy / "logs/benchmarks/train/d").mkdir(parents=True)
+    tsv = copy / "logs/benchmarks/train/d/j.tsv"
+    tsv.write_text("s\tcpu_time\n1.0\t0.01\n")
+    recorded = bench.job_cpu_s(tsv, copy / "logs" / "benchmarks")
+    assert 2 * own <= recorded < 2 * own + 2.0, (own, recorded)
+    out = subprocess.run(["mtlbench", "gpu-slots"], cwd=copy, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and [f.name for f in copy.rglob("*.cpu")] == ["j.log.cpu"]
+
+
+def test_per_rule_cpu_is_the_jobs_own_where_recorded(tmp_path):
+    """A recorded job counts its own CPU-seconds, not Snakemake's sample (which stops
+    updating for 30 s after a job's first 15 s); an unrecorded one counts its sample."""
+    bm = tmp_path / "logs" / "benchmarks" / "train" / "d"
+    bm.mkdir(parents=True)
+    (bm / "a_seeds.tsv").write_text("s\tcpu_time\n34.0\t15.4\n")
+    (bm / "b_seeds.tsv").write_text("s\tcpu_time\n5.0\t4.5\n")
+    (tmp_path / "logs" / "train" / "d").mkdir(parents=True)
+    (tmp_path / "logs/train/d/a_seeds.log.cpu").write_text("0m0.010s 0m0.002s\n0m31.500s 0m2.250s\n")
+    out = bench.per_rule_from_benchmarks(tmp_path)["train"]
+    assert out["jobs"] == 2 and out["jobs_without_cpu"] == 1
+    assert out["cpu_s"] == pytest.approx(0.012 + 33.75 + 4.5)
+    assert out["cpu_s_sampled"] == pytest.approx(19.9) and out["wall_s"] == pytest.approx(39.0)
+    (tmp_path / "logs/train/d/b_seeds.log.cpu").write_text("1m2.000s 0m0.500s\n")
+    assert bench.per_rule_from_benchmarks(tmp_path)["train"]["cpu_s"] == pytest.approx(33.762 + 62.5)
