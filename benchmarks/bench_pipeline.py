@@ -20,8 +20,8 @@ call its own library).  It records per revision:
   waited for (bash's ``times``) to ``<job log>.cpu`` beside the job's log.  Snakemake's
   own ``cpu_time`` column is kept as ``cpu_s_sampled``: Snakemake samples it every
   0.5 s for the first 15 s of a job, then every 30 s, and keeps the last sample, so a
-  job of 15-45 s is counted as about 15 s (an amtnn_w train job here: 15.4 of
-  about 34 CPU-seconds).  What the jobs' CPU-seconds leave of the total is Snakemake's
+  job of 15-45 s is counted as about 15 s (an amtnn_w train job here: 14.9 of
+  37.8 CPU-seconds).  What the jobs' CPU-seconds leave of the total is Snakemake's
   own work (``snakemake_cpu_s``; exact when no rule has ``jobs_without_cpu``);
 - then, for the last revision, the no-op re-run: ``snakemake -n`` and ``snakemake``
   again, ``--repeats`` times each (median, min, max), and the start-up costs (median):
