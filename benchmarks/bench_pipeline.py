@@ -132,8 +132,7 @@ def job_cpu_s(benchmark: Path, root: Path) -> float | None:
     """The CPU-seconds SHIM recorded for the job of one benchmark file (its log is
     logs/<the file's path under logs/benchmarks>.log): every user and system time in it,
     the shell's and its children's, of every run of the job; None without a record."""
-    rel = benchmark.relative_to(root).with_suffix(".log")
-    f = root.parent / rel.parent / (rel.name + ".cpu")
+    f = (root.parent / benchmark.relative_to(root)).with_suffix(".log.cpu")
     if not f.is_file():
         return None
     return sum(60 * int(m) + float(s) for m, s in TIMES.findall(f.read_text()))

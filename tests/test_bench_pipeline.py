@@ -56,20 +56,6 @@ def test_tables_without_a_wall_column_are_their_bytes(tmp_path):
     assert "| mip | 2 | optimal || a,b |" in g and g.endswith("\n")
 
 
-def test_each_revision_runs_its_own_mtlbench(tmp_path):
-    """The ``mtlbench`` on a revision's PATH is that copy's ``python -m mtlbench`` (an older
-    revision's entry point may differ from the installed console script's)."""
-    import subprocess
-
-    copy = tmp_path / "rev"
-    (copy / "src" / "mtlbench").mkdir(parents=True)
-    (copy / "src" / "mtlbench" / "__init__.py").write_text("")
-    (copy / "src" / "mtlbench" / "__main__.py").write_text("import sys\nprint('copy', sys.argv[1:])\n")
-    out = subprocess.run(["mtlbench", "gpu-slots"], env=bench.env_for(copy), capture_output=True, text=True,
-                         timeout=60)
-    assert out.stdout.strip() == "copy ['gpu-slots']", out.stderr
-
-
 BURN = """import sys, time
 x = 0
 for i in range(2 * 10**6):
@@ -84,6 +70,17 @@ def _copy_with_main(tmp_path, main: str) -> Path:
     (copy / "src" / "mtlbench" / "__init__.py").write_text("")
     (copy / "src" / "mtlbench" / "__main__.py").write_text(main)
     return copy
+
+
+def test_each_revision_runs_its_own_mtlbench(tmp_path):
+    """The ``mtlbench`` on a revision's PATH is that copy's ``python -m mtlbench`` (an older
+    revision's entry point may differ from the installed console script's)."""
+    import subprocess
+
+    copy = _copy_with_main(tmp_path, "import sys\nprint('copy', sys.argv[1:])\n")
+    out = subprocess.run(["mtlbench", "gpu-slots"], env=bench.env_for(copy), capture_output=True, text=True,
+                         timeout=60)
+    assert out.stdout.strip() == "copy ['gpu-slots']", out.stderr
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd/1").exists(), reason="the shim reads the job's log path from /proc")
