@@ -13,16 +13,17 @@ call its own library).  It records per revision:
 
 - the wall time and the CPU-seconds (user + system of every process the run started,
   from ``getrusage(RUSAGE_CHILDREN)``) and the job count ("N of N steps");
-- the CPU-seconds and wall time per rule, where the revision writes the rules'
-  ``benchmark:`` files (logs/benchmarks/, their ``s`` column), else the per-rule wall
-  time from the console log's job time stamps.  A job's CPU-seconds are its own: the
-  copy's ``mtlbench`` shim appends the user + system time of the command and of what it
-  waited for (bash's ``times``) to ``<job log>.cpu`` beside the job's log.  Snakemake's
-  own ``cpu_time`` column is kept as ``cpu_s_sampled``: Snakemake samples it every
-  0.5 s for the first 15 s of a job, then every 30 s, and keeps the last sample, so a
-  job of 15-45 s is counted as about 15 s (an amtnn_w train job here: 14.9 of
-  37.8 CPU-seconds).  What the jobs' CPU-seconds leave of the total is Snakemake's
-  own work (``snakemake_cpu_s``; exact when no rule has ``jobs_without_cpu``);
+- the CPU-seconds and wall time per rule and per stage (:func:`stage_of`), from the
+  console log's jobs (their rule, log and ``benchmark:`` lines, their time stamps).  A
+  job's CPU-seconds are its own: the copy's ``mtlbench`` shim appends the user + system
+  time of the command and of what it waited for (bash's ``times``) to ``<job log>.cpu``
+  beside the job's log, so a revision without ``benchmark:`` files is counted the same
+  way.  Snakemake's own ``cpu_time`` column, where there is one, is kept as
+  ``cpu_s_sampled``: Snakemake samples it every 0.5 s for the first 15 s of a job, then
+  every 30 s, and keeps the last sample, so a job of 15-45 s is counted as about 15 s
+  (an amtnn_w train job here: 14.9 of 37.8 CPU-seconds).  What the jobs' CPU-seconds
+  leave of the total is Snakemake's own work (``snakemake_cpu_s``; exact when no rule
+  has ``jobs_without_cpu``);
 - then, for the last revision, the no-op re-run: ``snakemake -n`` and ``snakemake``
   again, ``--repeats`` times each (median, min, max), and the start-up costs (median):
   ``mtlbench train --help``, ``import torch``, ``import torch, torch._dynamo``;
@@ -30,10 +31,10 @@ call its own library).  It records per revision:
   run JSON under results/runs byte for byte, the grouping tables' solver wall time
   (``solve_s``, ``solve (s)``) and the run JSONs' ``wall_time_s`` left out.
 
-It prints the ratios (baseline / rev) and writes results/benchmarks/pipeline.json.
-Targets (on the 2-core machine): >= 3x fewer CPU-seconds and >= 3x less wall time for
-the default run, the no-op re-run under 2 s.  The default run takes over an hour per
-revision there; ``--configfile configs/quick.yaml`` measures the reduced run instead.
+It prints the ratios (baseline / rev, in all and per stage) and writes
+results/benchmarks/pipeline.json.  Targets (on the 2-core machine): >= 3x fewer
+CPU-seconds and >= 3x less wall time for the default run, the no-op re-run under 2 s.
+The default run takes 15-45 min per revision there; ``--configfile configs/quick.yaml`` measures the reduced run instead.
 
     python benchmarks/bench_pipeline.py --baseline-rev 903c748 [--rev HEAD] [--cores 2]
         [--repeats 5] [--configfile configs/quick.yaml] [--keep DIR]
@@ -121,67 +122,92 @@ def run(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, str]:
     return wall, cpu, p.stdout + p.stderr
 
 
-def rule_of_benchmark(path: Path, root: Path) -> str:
-    """The stage of a benchmark file: its folder under logs/benchmarks (as the log's), or
-    the file's stem for one at the top (metrics)."""
-    parts = path.relative_to(root).parts
-    return parts[0] if len(parts) > 1 else path.stem
+TASK_SET_RULES = re.compile(r"train_task_set|task_sets_\w+_\d+|chosen_task_sets")  # old and new rule names
 
 
-def job_cpu_s(benchmark: Path, root: Path) -> float | None:
-    """The CPU-seconds SHIM recorded for the job of one benchmark file (its log is
-    logs/<the file's path under logs/benchmarks>.log): every user and system time in it,
-    the shell's and its children's, of every run of the job; None without a record."""
-    f = (root.parent / benchmark.relative_to(root)).with_suffix(".log.cpu")
+def log_cpu_s(log: Path) -> float | None:
+    """The CPU-seconds SHIM recorded for the job writing ``log`` (in ``<log>.cpu``): every
+    user and system time in it, the shell's and its children's, of every run of the job;
+    None without a record."""
+    f = log.with_name(log.name + ".cpu")
     if not f.is_file():
         return None
     return sum(60 * int(m) + float(s) for m, s in TIMES.findall(f.read_text()))
 
 
-def per_rule_from_benchmarks(copy: Path) -> dict[str, dict] | None:
-    """Stage -> jobs, CPU-seconds (:func:`job_cpu_s`; ``jobs_without_cpu`` counts those
-    without a record, whose Snakemake sample stands in), Snakemake's sampled CPU-seconds
-    and wall seconds, from logs/benchmarks/<stage>/... .tsv (the chunk rules of the
-    transfer-gain chain, logged under similarity/, are told apart by their file names)."""
-    root = copy / "logs" / "benchmarks"
-    if not root.is_dir():
-        return None
-    out: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "cpu_s": 0.0, "cpu_s_sampled": 0.0, "wall_s": 0.0,
-                                                "jobs_without_cpu": 0})
-    for f in sorted(root.rglob("*.tsv")):
-        rows = list(csv.DictReader(f.open(), delimiter="\t"))
-        if not rows:
-            continue
-        rule = rule_of_benchmark(f, root)
-        if f.parent.name.endswith("_task_sets"):
-            rule = ("task_set chunks" if f.name.startswith("chunk") else
-                    "chosen_task_sets" if f.name.startswith("chosen_part") else "train_task_set")
-        sampled = float(rows[-1].get("cpu_time") or 0)
-        own = job_cpu_s(f, root)
-        out[rule]["jobs"] += 1
-        out[rule]["cpu_s"] += sampled if own is None else own
-        out[rule]["cpu_s_sampled"] += sampled
-        out[rule]["jobs_without_cpu"] += own is None
-        out[rule]["wall_s"] += float(rows[-1]["s"])
-    return dict(out)
+def sampled_cpu_s(benchmark: Path) -> float | None:
+    """Snakemake's ``cpu_time`` in a job's ``benchmark:`` file (its last sample), if any."""
+    rows = list(csv.DictReader(benchmark.open(), delimiter="\t")) if benchmark.is_file() else []
+    return float(rows[-1].get("cpu_time") or 0) if rows else None
 
 
-def per_rule_from_log(text: str) -> dict[str, dict]:
-    """Rule -> jobs and wall seconds, from the console log's time stamps before each job's
-    start ("rule X: ... jobid: N") and finish ("Finished jobid: N")."""
-    stamp, pending, start = None, None, {}
-    out: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "wall_s": 0.0})
+def stage_of(rule: str, log: str | None) -> str:
+    """The stage a job belongs to, the same for the old and the new rule names: "task sets"
+    for the rules that train task sets (one set per job before, chunks now), else the log's
+    folder under logs/ (train, similarity, grouping, ...; a log at the top: its stem)."""
+    if TASK_SET_RULES.fullmatch(rule):
+        return "task sets"
+    if not log:
+        return rule
+    parts = Path(log).parts
+    return parts[1] if len(parts) > 2 else Path(log).stem
+
+
+def jobs_from_log(text: str) -> list[dict]:
+    """Every job of a Snakemake console log that runs something: rule, wall seconds (the time
+    stamps before its start, "rule X: ... jobid: N", and its "Finished jobid: N"), its log
+    files and its benchmark file (the job block's ``log:`` and ``benchmark:`` lines).  A
+    job with neither (the target rule ``all``) is left out."""
+    stamp, block, start, jobs = None, None, {}, []
     for line in text.splitlines():
         if m := re.match(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$", line):
-            stamp = dt.datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y")
+            stamp, block = dt.datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y"), None
         elif m := re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):$", line):
-            pending = (m.group(1), stamp)
-        elif (m := re.match(r"^\s+jobid: (\d+)$", line)) and pending:
-            start[m.group(1)], pending = pending, None
+            block = {"rule": m.group(1), "t0": stamp, "logs": [], "benchmark": None}
+        elif block is not None and (m := re.match(r"^\s+(log|benchmark|jobid): (.+)$", line)):
+            key, value = m.groups()
+            if key == "jobid":
+                start[value] = block  # the fields after the jobid line still belong to it
+            elif key == "log":
+                block["logs"] = value.split(", ")
+            else:
+                block["benchmark"] = value
         elif (m := re.match(r"^Finished jobid: (\d+)", line)) and m.group(1) in start:
-            rule, t0 = start.pop(m.group(1))
-            out[rule]["jobs"] += 1
-            out[rule]["wall_s"] += (stamp - t0).total_seconds()
+            job = start.pop(m.group(1))
+            job["wall_s"] = (stamp - job.pop("t0")).total_seconds()
+            if job["logs"] or job["benchmark"]:
+                jobs.append(job)
+    return jobs
+
+
+def per_rule(text: str, copy: Path) -> dict[str, dict]:
+    """Rule -> stage, jobs, wall seconds and CPU-seconds, from the console log's jobs
+    (:func:`jobs_from_log`) and the records in ``copy``: a job's CPU-seconds are its own
+    (:func:`log_cpu_s` of its logs); ``jobs_without_cpu`` counts those without a record,
+    whose Snakemake sample stands in where the revision writes ``benchmark:`` files;
+    ``cpu_s_sampled`` sums those samples (present only where there are such files)."""
+    out: dict[str, dict] = {}
+    for job in jobs_from_log(text):
+        log = job["logs"][0] if job["logs"] else None
+        v = out.setdefault(job["rule"], {"stage": stage_of(job["rule"], log), "jobs": 0, "wall_s": 0.0,
+                                         "cpu_s": 0.0, "jobs_without_cpu": 0})
+        own = [c for c in (log_cpu_s(copy / f) for f in job["logs"]) if c is not None]
+        sampled = sampled_cpu_s(copy / job["benchmark"]) if job["benchmark"] else None
+        v["jobs"] += 1
+        v["wall_s"] += job["wall_s"]
+        v["cpu_s"] += sum(own) if own else (sampled or 0.0)
+        v["jobs_without_cpu"] += not own
+        if sampled is not None:
+            v["cpu_s_sampled"] = v.get("cpu_s_sampled", 0.0) + sampled
+    return out
+
+
+def per_stage(rules: dict[str, dict]) -> dict[str, dict]:
+    """Stage -> jobs, wall seconds, CPU-seconds and jobs without a record, summed over its rules."""
+    out: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "wall_s": 0.0, "cpu_s": 0.0, "jobs_without_cpu": 0})
+    for v in rules.values():
+        for k in out[v["stage"]]:
+            out[v["stage"]][k] += v[k]
     return dict(out)
 
 
@@ -197,15 +223,10 @@ def measure(rev: str | None, where: Path, cores: str, configfiles: list[str]) ->
     wall, cpu, text = run(cmd, where, env)
     steps = STEPS.findall(text)
     jobs = int(steps[-1][1]) if steps else None
-    rules = per_rule_from_benchmarks(where)
+    rules = per_rule(text, where)
     print(f"[{label}] {jobs} jobs, {wall:.0f} s wall, {cpu:.0f} CPU-s", flush=True)
-    out = {"revision": label, "command": cmd, "wall_s": wall, "cpu_s": cpu, "jobs": jobs,
-           "per_rule": rules if rules is not None else per_rule_from_log(text),
-           "per_rule_source": "benchmark files, the jobs' own CPU-seconds" if rules is not None
-           else "console log (wall only)"}
-    if rules is not None:
-        out["snakemake_cpu_s"] = cpu - sum(v["cpu_s"] for v in rules.values())
-    return out
+    return {"revision": label, "command": cmd, "wall_s": wall, "cpu_s": cpu, "jobs": jobs, "per_rule": rules,
+            "per_stage": per_stage(rules), "snakemake_cpu_s": cpu - sum(v["cpu_s"] for v in rules.values())}
 
 
 def noop(where: Path, cores: str, configfiles: list[str], repeats: int) -> dict:
@@ -291,6 +312,29 @@ def same_outputs(a: Path, b: Path) -> dict:
             "tables_compared": len(set(ta) | set(tb)), "tables_differing": differ_tables}
 
 
+def print_per_stage(result: dict) -> None:
+    """CPU-seconds and jobs per stage for each revision (and baseline / rev), then per rule
+    of the measured revision with Snakemake's sample beside its own figure."""
+    sides = [result[k] for k in ("baseline", "rev") if k in result]
+    stages = sorted({st for s in sides for st in s["per_stage"]}, key=lambda st: -sides[-1]["per_stage"].get(
+        st, {"cpu_s": 0})["cpu_s"])
+    print("\nCPU-seconds (jobs) per stage, each job's own:")
+    print(f"  {'':22s}" + "".join(f" {s['revision'][:18]:>18s}" for s in sides) + ("   ratio" if len(sides) == 2 else ""))
+    rows = [(st, [s["per_stage"].get(st, {"cpu_s": 0.0, "jobs": 0}) for s in sides]) for st in stages]
+    rows.append(("snakemake itself", [{"cpu_s": s["snakemake_cpu_s"], "jobs": 0} for s in sides]))
+    for st, vs in rows:
+        cells = "".join(f" {v['cpu_s']:11.1f} ({v['jobs']:3d})" for v in vs)
+        ratio = f" {vs[0]['cpu_s'] / vs[1]['cpu_s']:6.2f}x" if len(vs) == 2 and vs[1]["cpu_s"] > 0 else ""
+        print(f"  {st:22s}{cells}{ratio}")
+    rev = sides[-1]
+    print(f"\nper rule ({rev['revision']}):")
+    for rule, v in sorted(rev["per_rule"].items(), key=lambda kv: -kv[1]["cpu_s"]):
+        sampled = f", Snakemake's sample {v['cpu_s_sampled']:.1f}" if "cpu_s_sampled" in v else ""
+        missing = f", {v['jobs_without_cpu']} jobs without a record" if v["jobs_without_cpu"] else ""
+        print(f"  {rule:26s} {v['jobs']:4d} jobs {v['cpu_s']:8.1f} CPU-s {v['wall_s']:8.1f} s wall "
+              f"({v['cpu_s'] / v['jobs']:.1f} per job{sampled}{missing})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rev", default=None, help="the revision measured (default: the working tree)")
@@ -336,15 +380,7 @@ def main() -> None:
           f"{n['rerun_s']['median']:.2f} s (target < 2 s)")
     for name, v in result["startup"].items():
         print(f"start-up: {name}: median {v['wall_s']:.2f} s wall, {v['cpu_s']:.2f} CPU-s")
-    print(f"\nper stage ({result['rev']['revision']}, {result['rev']['per_rule_source']}):")
-    for rule, v in sorted(result["rev"]["per_rule"].items(), key=lambda kv: -kv[1].get("cpu_s", kv[1]["wall_s"])):
-        cpu = f"{v['cpu_s']:8.1f} CPU-s" if "cpu_s" in v else " " * 14
-        sampled = f", Snakemake's sample {v['cpu_s_sampled']:.1f}" if "cpu_s_sampled" in v else ""
-        missing = f", {v['jobs_without_cpu']} jobs sampled only" if v.get("jobs_without_cpu") else ""
-        print(f"  {rule:26s} {v['jobs']:4d} jobs {cpu} {v['wall_s']:8.1f} s wall "
-              f"({v.get('cpu_s', v['wall_s']) / v['jobs']:.1f} per job{sampled}{missing})")
-    if "snakemake_cpu_s" in result["rev"]:
-        print(f"  {'snakemake itself':26s}           {result['rev']['snakemake_cpu_s']:8.1f} CPU-s")
+    print_per_stage(result)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -98,27 +98,71 @@ def test_a_job_records_its_own_cpu_seconds_beside_its_log(tmp_path):
         subprocess.run("mtlbench train > logs/train/d/j.log 2>&1", shell=True, cwd=copy, env=env, check=True,
                        timeout=120)
         own += float((copy / "logs/train/d/j.log").read_text().split()[1])
-    (copy / "logs/benchmarks/train/d").mkdir(parents=True)
-    tsv = copy / "logs/benchmarks/train/d/j.tsv"
-    tsv.write_text("s\tcpu_time\n1.0\t0.01\n")
-    recorded = bench.job_cpu_s(tsv, copy / "logs" / "benchmarks")
+    recorded = bench.log_cpu_s(copy / "logs/train/d/j.log")
     assert own - 0.01 <= recorded < own + 2.0, (own, recorded)  # `times` prints milliseconds
     out = subprocess.run(["mtlbench", "gpu-slots"], cwd=copy, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and [f.name for f in copy.rglob("*.cpu")] == ["j.log.cpu"]
 
 
+CONSOLE = """Select jobs to execute...
+[Sun Dec  6 21:51:11 2026]
+localrule train_seeds:
+    input: data/features/d.parquet
+    output: results/runs/d/m/r0.1_s0.json
+    log: logs/train/d/a_seeds.log
+    jobid: 7
+    benchmark: logs/benchmarks/train/d/a_seeds.tsv
+    wildcards: dataset=d
+[Sun Dec  6 21:51:11 2026]
+localrule train_seeds:
+    log: logs/train/d/b_seeds.log
+    jobid: 8
+    benchmark: logs/benchmarks/train/d/b_seeds.tsv
+[Sun Dec  6 21:51:16 2026]
+Finished jobid: 8 (Rule: train_seeds)
+[Sun Dec  6 21:51:45 2026]
+Finished jobid: 7 (Rule: train_seeds)
+[Sun Dec  6 21:51:45 2026]
+rule train_task_set:
+    log: logs/similarity/d_task_sets/a+b.log
+    jobid: 9
+[Sun Dec  6 21:52:45 2026]
+Finished jobid: 9 (Rule: train_task_set)
+[Sun Dec  6 21:52:45 2026]
+localrule all:
+    input: results/metrics.json
+    jobid: 0
+[Sun Dec  6 21:52:45 2026]
+Finished jobid: 0 (Rule: all)
+"""
+
+
 def test_per_rule_cpu_is_the_jobs_own_where_recorded(tmp_path):
-    """A recorded job counts its own CPU-seconds, not Snakemake's sample (which stops
-    updating for 30 s after a job's first 15 s); an unrecorded one counts its sample."""
+    """A recorded job counts its own CPU-seconds (its log's record), not Snakemake's sample
+    (which stops updating for 30 s after a job's first 15 s); an unrecorded one counts its
+    sample, or nothing without a benchmark file (a revision that writes none); the rules
+    that train task sets are one stage whatever their names; the target rule is no job."""
     bm = tmp_path / "logs" / "benchmarks" / "train" / "d"
     bm.mkdir(parents=True)
     (bm / "a_seeds.tsv").write_text("s\tcpu_time\n34.0\t15.4\n")
     (bm / "b_seeds.tsv").write_text("s\tcpu_time\n5.0\t4.5\n")
     (tmp_path / "logs" / "train" / "d").mkdir(parents=True)
     (tmp_path / "logs/train/d/a_seeds.log.cpu").write_text("0m0.010s 0m0.002s\n0m31.500s 0m2.250s\n")
-    out = bench.per_rule_from_benchmarks(tmp_path)["train"]
-    assert out["jobs"] == 2 and out["jobs_without_cpu"] == 1
+    rules = bench.per_rule(CONSOLE, tmp_path)
+    assert set(rules) == {"train_seeds", "train_task_set"}
+    out = rules["train_seeds"]
+    assert out["stage"] == "train" and out["jobs"] == 2 and out["jobs_without_cpu"] == 1
     assert out["cpu_s"] == pytest.approx(0.012 + 33.75 + 4.5)
-    assert out["cpu_s_sampled"] == pytest.approx(19.9) and out["wall_s"] == pytest.approx(39.0)
+    assert out["cpu_s_sampled"] == pytest.approx(19.9) and out["wall_s"] == pytest.approx(34.0 + 5.0)
+    assert rules["train_task_set"] == {"stage": "task sets", "jobs": 1, "wall_s": 60.0, "cpu_s": 0.0,
+                                       "jobs_without_cpu": 1}
     (tmp_path / "logs/train/d/b_seeds.log.cpu").write_text("1m2.000s 0m0.500s\n")
-    assert bench.per_rule_from_benchmarks(tmp_path)["train"]["cpu_s"] == pytest.approx(33.762 + 62.5)
+    (tmp_path / "logs/similarity/d_task_sets").mkdir(parents=True)
+    (tmp_path / "logs/similarity/d_task_sets/a+b.log.cpu").write_text("0m1.000s 0m0.250s\n")
+    stages = bench.per_stage(bench.per_rule(CONSOLE, tmp_path))
+    assert stages["train"] == {"jobs": 2, "wall_s": 39.0, "cpu_s": pytest.approx(33.762 + 62.5),
+                               "jobs_without_cpu": 0}
+    assert stages["task sets"]["cpu_s"] == pytest.approx(1.25) and set(stages) == {"train", "task sets"}
+    assert bench.stage_of("task_sets_digits_shift_3", "logs/similarity/x/chunk3.log") == "task sets"
+    assert bench.stage_of("chosen_task_sets", None) == "task sets"
+    assert bench.stage_of("metrics", "logs/metrics.log") == "metrics"
