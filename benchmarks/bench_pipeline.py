@@ -34,7 +34,8 @@ call its own library).  It records per revision:
 It prints the ratios (baseline / rev, in all and per stage) and writes
 results/benchmarks/pipeline.json.  Targets (on the 2-core machine): >= 3x fewer
 CPU-seconds and >= 3x less wall time for the default run, the no-op re-run under 2 s.
-The default run takes 15-45 min per revision there; ``--configfile configs/quick.yaml`` measures the reduced run instead.
+The default run takes 15-45 min per revision there; ``--configfile
+configs/quick.yaml`` measures the reduced run instead.
 
     python benchmarks/bench_pipeline.py --baseline-rev 903c748 [--rev HEAD] [--cores 2]
         [--repeats 5] [--configfile configs/quick.yaml] [--keep DIR]
