@@ -317,11 +317,11 @@ def print_per_stage(result: dict) -> None:
     """CPU-seconds and jobs per stage for each revision (and baseline / rev), then per rule
     of the measured revision with Snakemake's sample beside its own figure."""
     sides = [result[k] for k in ("baseline", "rev") if k in result]
-    stages = sorted({st for s in sides for st in s["per_stage"]}, key=lambda st: -sides[-1]["per_stage"].get(
-        st, {"cpu_s": 0})["cpu_s"])
+    none = {"cpu_s": 0.0, "jobs": 0}  # a stage one revision does not have
+    rows = sorted(((st, [s["per_stage"].get(st, none) for s in sides]) for st in
+                   {st for s in sides for st in s["per_stage"]}), key=lambda row: -row[1][-1]["cpu_s"])
     print("\nCPU-seconds (jobs) per stage, each job's own:")
     print(f"  {'':22s}" + "".join(f" {s['revision'][:18]:>18s}" for s in sides) + ("   ratio" if len(sides) == 2 else ""))
-    rows = [(st, [s["per_stage"].get(st, {"cpu_s": 0.0, "jobs": 0}) for s in sides]) for st in stages]
     rows.append(("snakemake itself", [{"cpu_s": s["snakemake_cpu_s"], "jobs": 0} for s in sides]))
     for st, vs in rows:
         cells = "".join(f" {v['cpu_s']:11.1f} ({v['jobs']:3d})" for v in vs)
