@@ -29,16 +29,22 @@ call its own library).  It records per revision:
   ``mtlbench train --help``, ``import torch``, ``import torch, torch._dynamo``;
 - whether the two revisions' outputs agree: every table under results/tables and every
   run JSON under results/runs byte for byte, the grouping tables' solver wall time
-  (``solve_s``, ``solve (s)``) and the run JSONs' ``wall_time_s`` left out.
+  (``solve_s``, ``solve (s)``) and the run JSONs' ``wall_time_s`` and
+  ``device.cpu_capability`` left out.
 
 It prints the ratios (baseline / rev, in all and per stage) and writes
 results/benchmarks/pipeline.json.  Targets (on the 2-core machine): >= 3x fewer
 CPU-seconds and >= 3x less wall time for the default run, the no-op re-run under 2 s.
 The default run takes 15-45 min per revision there; ``--configfile
-configs/quick.yaml`` measures the reduced run instead.
+configs/quick.yaml`` measures the reduced run instead.  ``--env NAME=VALUE`` (and
+``--baseline-env``) sets a variable for one side's runs, so that with the same commit on
+both sides the ratio is the setting's effect (``--baseline-rev HEAD --env
+ATEN_CPU_CAPABILITY=avx2``: torch's CPU kernels for another instruction set, which the run
+JSONs record as ``device.cpu_capability`` and the comparison leaves out).
 
     python benchmarks/bench_pipeline.py --baseline-rev 903c748 [--rev HEAD] [--cores 2]
         [--repeats 5] [--configfile configs/quick.yaml] [--keep DIR]
+        [--env NAME=VALUE] [--baseline-env NAME=VALUE]
 """
 
 from __future__ import annotations
@@ -96,18 +102,31 @@ exit $rc
 TIMES = re.compile(r"(\d+)m([\d.]+)s")
 
 
-def env_for(copy: Path) -> dict:
+def env_for(copy: Path, extra: dict[str, str] | None = None) -> dict:
     """The environment of one revision's run: its own src first on PYTHONPATH, and an
     ``mtlbench`` command that runs that revision's ``python -m mtlbench`` (the installed
     console script names the entry point of the checkout it was installed from, which an
-    older revision may not have) and records a job's CPU-seconds beside its log (SHIM)."""
+    older revision may not have) and records a job's CPU-seconds beside its log (SHIM);
+    ``extra`` (``--env`` / ``--baseline-env``) set on top."""
     bindir = copy.parent / f"{copy.name}-bin"
     bindir.mkdir(exist_ok=True)
     shim = bindir / "mtlbench"
     shim.write_text(SHIM.format(python=sys.executable))
     shim.chmod(0o755)
     path = os.pathsep.join([str(bindir), str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return dict(os.environ, PATH=path, PYTHONPATH=str(copy / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return dict(os.environ, PATH=path, PYTHONPATH=str(copy / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                **(extra or {}))
+
+
+def env_settings(pairs: list[str], option: str) -> dict[str, str]:
+    """``NAME=VALUE`` arguments of ``option`` as a dict; anything else stops with its name."""
+    out = {}
+    for pair in pairs:
+        name, eq, value = pair.partition("=")
+        if not eq or not name:
+            sys.exit(f"{option}: {pair!r} is not NAME=VALUE (e.g. {option} ATEN_CPU_CAPABILITY=avx2)")
+        out[name] = value
+    return out
 
 
 def run(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, str]:
@@ -212,9 +231,9 @@ def per_stage(rules: dict[str, dict]) -> dict[str, dict]:
     return dict(out)
 
 
-def measure(rev: str | None, where: Path, cores: str, configfiles: list[str]) -> dict:
-    label = copy_revision(rev, where)
-    env = env_for(where)
+def measure(rev: str | None, where: Path, cores: str, configfiles: list[str], extra: dict[str, str]) -> dict:
+    label = " ".join([copy_revision(rev, where), *(f"{k}={v}" for k, v in extra.items())])
+    env = env_for(where, extra)
     slots = subprocess.run(["mtlbench", "gpu-slots"], env=env, capture_output=True, text=True,
                            check=True).stdout.strip()
     cmd = ["snakemake", "--cores", cores, "--resources", f"gpu={slots}"]
@@ -226,12 +245,12 @@ def measure(rev: str | None, where: Path, cores: str, configfiles: list[str]) ->
     jobs = int(steps[-1][1]) if steps else None
     rules = per_rule(text, where)
     print(f"[{label}] {jobs} jobs, {wall:.0f} s wall, {cpu:.0f} CPU-s", flush=True)
-    return {"revision": label, "command": cmd, "wall_s": wall, "cpu_s": cpu, "jobs": jobs, "per_rule": rules,
+    return {"revision": label, "env": extra, "command": cmd, "wall_s": wall, "cpu_s": cpu, "jobs": jobs, "per_rule": rules,
             "per_stage": per_stage(rules), "snakemake_cpu_s": cpu - sum(v["cpu_s"] for v in rules.values())}
 
 
-def noop(where: Path, cores: str, configfiles: list[str], repeats: int) -> dict:
-    env = env_for(where)
+def noop(where: Path, cores: str, configfiles: list[str], repeats: int, extra: dict[str, str]) -> dict:
+    env = env_for(where, extra)
     cmd = ["snakemake", "--cores", cores] + [a for f in configfiles for a in ("--configfile", f)]
     dry = [run([*cmd, "-n"], where, env)[0] for _ in range(repeats)]
     again = []
@@ -244,12 +263,12 @@ def noop(where: Path, cores: str, configfiles: list[str], repeats: int) -> dict:
     return {"dry_run_s": stats(dry), "rerun_s": stats(again)}
 
 
-def startup(where: Path, repeats: int) -> dict:
+def startup(where: Path, repeats: int, extra: dict[str, str]) -> dict:
     """Start-up costs, wall and CPU median of ``repeats``: ``mtlbench train --help`` (the CLI
     alone: it imports torch only in the commands that train) and, for scale, what a
     training job pays before its first step: ``import torch`` and ``torch._dynamo`` (which
     the first torch.optim optimiser imports)."""
-    env = env_for(where)
+    env = env_for(where, extra)
     cmds = {"mtlbench train --help": ["mtlbench", "train", "--help"],
             "import torch": [sys.executable, "-c", "import torch"],
             "import torch, torch._dynamo": [sys.executable, "-c", "import torch, torch._dynamo"]}
@@ -299,6 +318,7 @@ def same_outputs(a: Path, b: Path) -> dict:
         for f in sorted((root / "results" / "runs").rglob("*.json")):
             rec = json.loads(f.read_text())
             rec.pop("wall_time_s", None)
+            rec.get("device", {}).pop("cpu_capability", None)  # where it ran, as --env may set
             out[str(f.relative_to(root))] = rec
         return out
 
@@ -345,18 +365,24 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--configfile", action="append", default=[], help="passed to snakemake (repeatable)")
     ap.add_argument("--keep", default=None, help="keep the copies (and their results) in this folder")
+    ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                    help="set for --rev's runs (repeatable); with --baseline-rev the same commit, the "
+                    "setting's effect, e.g. --env ATEN_CPU_CAPABILITY=avx2")
+    ap.add_argument("--baseline-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="set for --baseline-rev's run (repeatable), e.g. MTLBENCH_MALLOC=default")
     ap.add_argument("--out", default=str(ROOT / "results/benchmarks/pipeline.json"))
     a = ap.parse_args()
+    env, baseline_env = env_settings(a.env, "--env"), env_settings(a.baseline_env, "--baseline-env")
 
     with tempfile.TemporaryDirectory(prefix="mtlbench-bench-") as tmp:
         base = Path(a.keep) if a.keep else Path(tmp)
         result: dict = {"cores": a.cores, "configfiles": a.configfile}
         if a.baseline_rev:
-            result["baseline"] = measure(a.baseline_rev, base / "baseline", a.cores, a.configfile)
-        result["rev"] = measure(a.rev, base / "rev", a.cores, a.configfile)
-        result["noop"] = noop(base / "rev", a.cores, a.configfile, a.repeats)
+            result["baseline"] = measure(a.baseline_rev, base / "baseline", a.cores, a.configfile, baseline_env)
+        result["rev"] = measure(a.rev, base / "rev", a.cores, a.configfile, env)
+        result["noop"] = noop(base / "rev", a.cores, a.configfile, a.repeats, env)
         result["noop_target_s"] = 2.0
-        result["startup"] = startup(base / "rev", a.repeats)
+        result["startup"] = startup(base / "rev", a.repeats, env)
         if a.baseline_rev:
             b, r = result["baseline"], result["rev"]
             result["ratios"] = {"wall": b["wall_s"] / r["wall_s"], "cpu": b["cpu_s"] / r["cpu_s"],

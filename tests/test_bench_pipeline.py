@@ -48,6 +48,17 @@ def test_a_changed_group_accuracy_or_metric_is_counted(tmp_path):
     assert out["runs_differing"] == ["results/runs/d/m/r0.1_s0.json"]
 
 
+def test_the_recorded_instruction_set_is_left_out_but_not_the_device(tmp_path):
+    """A run under --env ATEN_CPU_CAPABILITY=avx2 records another cpu_capability; the
+    comparison is of the numbers.  Another device still counts."""
+    for side, cap, dev in (("a", "AVX512", "cpu"), ("b", "AVX2", "cpu"), ("c", "AVX2", "cuda")):
+        _tree(tmp_path / side, solve="0.04")
+        f = tmp_path / side / "results/runs/d/m/r0.1_s0.json"
+        f.write_text(json.dumps({**json.loads(f.read_text()), "device": {"device": dev, "cpu_capability": cap}}))
+    assert bench.same_outputs(tmp_path / "a", tmp_path / "b")["runs_differing"] == []
+    assert bench.same_outputs(tmp_path / "a", tmp_path / "c")["runs_differing"] == ["results/runs/d/m/r0.1_s0.json"]
+
+
 def test_tables_without_a_wall_column_are_their_bytes(tmp_path):
     _tree(tmp_path, solve="1.0")
     f = tmp_path / "results/tables/d_accuracy.md"
@@ -81,6 +92,22 @@ def test_each_revision_runs_its_own_mtlbench(tmp_path):
     out = subprocess.run(["mtlbench", "gpu-slots"], env=bench.env_for(copy), capture_output=True, text=True,
                          timeout=60)
     assert out.stdout.strip() == "copy ['gpu-slots']", out.stderr
+
+
+def test_an_env_setting_reaches_the_revisions_commands(tmp_path):
+    """--env / --baseline-env: set for that revision's run (and its mtlbench), nothing else;
+    an argument that is not NAME=VALUE stops with the option's name."""
+    import os
+    import subprocess
+
+    copy = _copy_with_main(tmp_path, "import os\nprint(os.environ.get('ATEN_CPU_CAPABILITY'))\n")
+    extra = bench.env_settings(["ATEN_CPU_CAPABILITY=avx2"], "--env")
+    assert extra == {"ATEN_CPU_CAPABILITY": "avx2"}
+    out = subprocess.run(["mtlbench"], env=bench.env_for(copy, extra), capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "avx2", out.stderr
+    assert bench.env_for(copy).get("ATEN_CPU_CAPABILITY") == os.environ.get("ATEN_CPU_CAPABILITY")
+    with pytest.raises(SystemExit, match="--baseline-env: 'avx2' is not NAME=VALUE"):
+        bench.env_settings(["avx2"], "--baseline-env")
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd/1").exists(), reason="the shim reads the job's log path from /proc")

@@ -33,9 +33,15 @@ def resolve_device(name: str = "auto") -> str:
 
 
 def device_info(device: str) -> dict[str, str]:
+    """Where a run ran: the device, the platform, and on every device the instruction set
+    torch's CPU kernels use (``cpu_capability``: ``AVX512``, ``AVX2``, ``DEFAULT``, ...;
+    ``ATEN_CPU_CAPABILITY`` lowers it).  The numbers depend on it: on one machine (AMD EPYC,
+    torch 2.14.1) seed 0 of digits ``amtnn_w`` at 10 % gave 0.8538 average accuracy with
+    AVX512 and 0.8289 with AVX2."""
     import torch
 
-    info = {"device": device, "platform": platform.platform(), "processor": platform.machine()}
+    info = {"device": device, "platform": platform.platform(), "processor": platform.machine(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
     if device.startswith("cuda"):
         idx = torch.device(device).index or 0
         info["gpu"] = torch.cuda.get_device_name(idx)
