@@ -312,7 +312,8 @@ def without_wall_columns(path: Path) -> bytes:
 
 def same_outputs(a: Path, b: Path) -> dict:
     """Tables byte for byte but for the grouping tables' solve-time column, run JSONs with
-    wall_time_s (and the batched-seed wall fields) left out."""
+    ``wall_time_s`` and ``device.cpu_capability`` left out (``wall_time_scope`` is compared:
+    it says how the seeds were trained, not how long)."""
     def runs(root: Path) -> dict:
         out = {}
         for f in sorted((root / "results" / "runs").rglob("*.json")):
